@@ -1,0 +1,65 @@
+#include <errno.h>
+#include <unistd.h>
+
+#include "xio.h"
+
+ssize_t
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	size_t		 done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	char	*p = buf;
+	size_t	 done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, p + done, len - done);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
+pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char	*p = buf;
+	size_t	 done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}

@@ -1,0 +1,17 @@
+/*
+ * The only loops around read(2) and write(2) (STYLE.md): they handle short
+ * counts and EINTR.  Both return the byte count done, or -1 with errno.
+ */
+#ifndef POP3D_XIO_H
+#define POP3D_XIO_H
+
+#include <sys/types.h>
+
+/* Writes all of buf; -1 on error. */
+ssize_t	write_all(int fd, const void *buf, size_t len);
+/* Reads until len bytes or EOF; returns what was read (< len at EOF). */
+ssize_t	read_full(int fd, void *buf, size_t len);
+/* pread until len bytes or EOF. */
+ssize_t	pread_full(int fd, void *buf, size_t len, off_t off);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * Configuration: `key = value` lines (SPEC "Configuration file"), then
+ * `-o KEY=VALUE` overrides.  Every key is a row of one table in config.c,
+ * with its type, bounds and default; nothing else knows the key names.
+ */
+#ifndef POP3D_CONFIG_H
+#define POP3D_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum auth_kind { AUTH_FILE, AUTH_UNIX, AUTH_PAM, AUTH_KINDS };
+enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
+enum onlogin_failure { ONLOGIN_IGNORE, ONLOGIN_DENY };
+
+#define CONFIG_MAX_AUTH	3
+#define CONFIG_MAX_ARGV	32
+
+/* SASL mechanisms, as bits of config.sasl. */
+#define SASL_PLAIN	0x1
+#define SASL_CRAM_MD5	0x2
+
+struct config {
+	enum auth_kind	 auth[CONFIG_MAX_AUTH];
+	size_t		 nauth;
+	char		*auth_file;
+	long long	 file_uid;	/* -1: none */
+	long long	 file_gid;	/* -1: none */
+	char		*maildrop;	/* FORMAT:PATH template */
+	char		*onlogin;	/* NULL: none */
+	int		 onlogin_wait;
+	long long	 onlogin_timeout;
+	char		*onlogin_user;	/* NULL: the authenticated user */
+	enum onlogin_failure onlogin_failure;
+	long long	 timeout;
+	char		*greeting;
+	int		 apop;
+	int		 sasl;		/* SASL_* bits */
+	enum tls_mode	 tls;
+	char		*tls_cert;
+	char		*tls_key;
+	int		 plaintext_auth;
+	char		*proxy_from;
+	long long	 login_delay;
+	long long	 expire;	/* days; -1 never, -2 not advertised */
+	char		*pam_service;
+	char		*privsep_user;
+	char		*privsep_dir;
+	long long	 max_failures;
+	long long	 fail_delay;
+	int		 allow_root;
+};
+
+/* Fills in the compiled defaults. */
+void	config_defaults(struct config *);
+
+/*
+ * Reads `file` (missing is fine unless `must_exist`), then applies the
+ * KEY=VALUE overrides.  Problems are reported on stderr/syslog as
+ * "FILE:LINE: message"; returns the number of problems (0 = good).
+ */
+int	config_load(struct config *, const char *file, int must_exist,
+	    char *const *overrides, size_t noverrides);
+
+/* Sets one key from its text; returns NULL or a static error message. */
+const char *config_set(struct config *, const char *key, const char *value);
+
+/*
+ * Cross-key and environment checks that `pop3d -t` prints and the server
+ * runs before serving (backends built, users file parses, ...).  Returns
+ * the number of problems.
+ */
+int	config_check(const struct config *);
+
+const char *auth_kind_name(enum auth_kind);
+
+#endif

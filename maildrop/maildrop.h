@@ -1,0 +1,81 @@
+/*
+ * Maildrop formats behind one interface (STYLE.md "Shape").  A format scans
+ * the maildrop at open, reports per-message size and unique id, hands out
+ * a byte range of the stored message for RETR/TOP, and applies deletions
+ * at commit.  Deletion marks, RSET and counting live in the session, not
+ * here.  All of it runs as the mail user, never as root.
+ */
+#ifndef POP3D_MAILDROP_H
+#define POP3D_MAILDROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* RFC 2449 §6.6 ... RFC 1939 §7: a unique-id is 1 to 70 octets 0x21-0x7E. */
+#define UID_MAX_LEN	70
+
+/* Limits (SECURITY.md item 16): beyond them open fails with MD_PERM. */
+#define MAILDROP_MAX_MESSAGES	1000000
+
+enum md_status {
+	MD_OK = 0,
+	MD_IN_USE,	/* another session holds the maildrop: [IN-USE] */
+	MD_TEMP,	/* try again later: [SYS/TEMP] */
+	MD_PERM,	/* refused for good (symlink, wrong owner): [SYS/PERM] */
+	MD_GONE,	/* this message vanished under us */
+};
+
+/* A byte range of a stored message, to be sent with CRLF and stuffing. */
+struct md_source {
+	int		 fd;
+	uint64_t	 offset;
+	uint64_t	 length;
+	int		 close_fd;	/* the session closes fd when done */
+};
+
+struct maildrop;
+
+struct maildrop_ops {
+	const char	*name;		/* "mbox", "maildir" */
+	/* Locks for the session, scans; fills md->count. */
+	enum md_status	(*open)(struct maildrop *, const char *path);
+	/* Exact octets RETR sends before the final "." line. */
+	enum md_status	(*size)(struct maildrop *, size_t i, uint64_t *size);
+	/* NUL-terminated unique id, 1..UID_MAX_LEN printable octets. */
+	enum md_status	(*uid)(struct maildrop *, size_t i,
+			    char out[UID_MAX_LEN + 1]);
+	enum md_status	(*source)(struct maildrop *, size_t i,
+			    struct md_source *);
+	/*
+	 * UPDATE state (RFC 1939 §6): removes the messages whose deleted[i]
+	 * is set.  Nothing is lost whatever happens; MD_TEMP if nothing
+	 * was changed because the maildrop changed under us.
+	 */
+	enum md_status	(*commit)(struct maildrop *, const unsigned char *deleted);
+	/* Releases locks and memory; no change to the maildrop. */
+	void		(*close)(struct maildrop *);
+};
+
+struct maildrop {
+	const struct maildrop_ops *ops;
+	size_t		 count;
+	void		*priv;		/* the format's own state */
+};
+
+/* The format named `name` ("mbox", "maildir"), or NULL if not built. */
+const struct maildrop_ops *maildrop_format(const char *name, size_t len);
+
+/*
+ * Splits "FORMAT:PATH" and expands PATH: %u login name, %l local part,
+ * %d domain, %h home, %% a percent; a leading "~/" is the home.  The
+ * result must be absolute.  Returns 0, or -1 with *err set to a static
+ * message.
+ */
+int	maildrop_expand(const char *spec, const char *user, const char *home,
+	    const struct maildrop_ops **ops, char *path, size_t pathlen,
+	    const char **err);
+
+/* Output conversion of stored bytes (crlf.c); see there. */
+#include "crlf.h"
+
+#endif
