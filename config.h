@@ -53,6 +53,8 @@ struct config {
 
 /* Fills in the compiled defaults. */
 void	config_defaults(struct config *);
+/* Frees the strings a config holds. */
+void	config_free(struct config *);
 
 /*
  * Reads `file` (missing is fine unless `must_exist`), then applies the

@@ -1,0 +1,296 @@
+/*
+ * pop3d: one POP3 session on descriptors 0 and 1, then exit.
+ *
+ * Who runs what (read this first when reviewing security):
+ *
+ *   root        main(): normalises descriptors, environment and limits,
+ *               reads the configuration; privsep.c: forks the pre-auth
+ *               child, reads only fixed-size credential messages from it,
+ *               asks the auth backends (shadow, PAM, users file), then
+ *               expands the maildrop path and drops to the mail user.
+ *               Root parses no network byte.
+ *   pre-auth    privsep.c preauth_child(): privsep-user (or nobody),
+ *               chrooted to privsep-dir, no_new_privs.  Runs the
+ *               AUTHORIZATION state (session/authorization.c, sasl.c):
+ *               every byte the client sends before login.
+ *   mail user   session/transaction.c and maildrop/: the user's uid, gid
+ *               and groups, set before the maildrop is opened; runs the
+ *               TRANSACTION and UPDATE states.
+ *
+ * Started by another user than root, the same processes run without the
+ * chroot and switches, and only that user's own mail can be served.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "build_config.h"
+#include "config.h"
+#include "log.h"
+#include "maildrop.h"
+#include "priv.h"
+#include "privsep.h"
+#include "session.h"
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/pop3d.conf"
+#define MAX_OVERRIDES	64
+
+struct options {
+	const char	*file;
+	int		 file_given;
+	int		 debug;
+	int		 test;
+	char		*overrides[MAX_OVERRIDES];
+	size_t		 noverrides;
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: pop3d [-d] [-f file] [-o key=value]...\n"
+	    "       pop3d -t [-f file] [-o key=value]...\n"
+	    "       pop3d -V\n");
+	exit(1);
+}
+
+static void
+print_version(void)
+{
+	printf("pop3d %s\n", POP3D_VERSION);
+	printf("auth backends:%s%s%s\n", WITH_AUTH_FILE ? " file" : "",
+	    WITH_AUTH_UNIX ? " unix" : "", WITH_AUTH_PAM ? " pam" : "");
+	printf("maildrop formats:%s%s\n", WITH_MAILDROP_MBOX ? " mbox" : "",
+	    WITH_MAILDROP_MAILDIR ? " maildir" : "");
+	printf("features:%s sasl apop%s\n", WITH_AUTH_PAM ? " pam" : "",
+	    WITH_TLS ? " tls" : "");
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int	 ch;
+
+	memset(o, 0, sizeof(*o));
+	o->file = DEFAULT_CONFIG;
+	while ((ch = getopt(argc, argv, "df:o:tV")) != -1) {
+		switch (ch) {
+		case 'd':
+			o->debug = 1;
+			break;
+		case 'f':
+			o->file = optarg;
+			o->file_given = 1;
+			break;
+		case 'o':
+			if (o->noverrides == MAX_OVERRIDES)
+				usage();
+			o->overrides[o->noverrides++] = optarg;
+			break;
+		case 't':
+			o->test = 1;
+			break;
+		case 'V':
+			print_version();
+			exit(0);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+/*
+ * Whatever state inetd, a test harness or an attacker left us in
+ * (SECURITY.md item 37): descriptors 0-2 open, nothing else inherited,
+ * a known environment, no core dumps that could hold a password.
+ */
+static void
+normalise_process(void)
+{
+	struct rlimit	 rl = { 0, 0 };
+	int		 fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	closefrom(3);
+	if (clearenv() != 0 || setenv("PATH", "/usr/bin:/bin", 1) != 0)
+		exit(1);
+	umask(077);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+client_address(char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	const void		*addr = NULL;
+
+	strlcpy(buf, "local", len);
+	if (getpeername(0, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		addr = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (addr == NULL || inet_ntop(ss.ss_family, addr, buf, len) == NULL)
+		strlcpy(buf, "local", len);
+}
+
+/* The greeting's APOP timestamp (RFC 1939 §7): unique per session. */
+static void
+make_apop_stamp(char *buf, size_t len, const char *host)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "<%ld.%u.%lld@%s>", (long)getpid(),
+	    arc4random(), (long long)time(NULL), host);
+	if (n < 0 || (size_t)n >= len)
+		fatalx("APOP timestamp too long");
+}
+
+static void
+session_setup(const struct config *cfg, struct session *s, char *addr,
+    size_t addrlen, char *host, size_t hostlen, char *stamp, size_t stamplen)
+{
+	memset(s, 0, sizeof(*s));
+	io_init(&s->io, 0, 1, (int)cfg->timeout);
+	s->cfg = cfg;
+	client_address(addr, addrlen);
+	s->client_addr = addr;
+	if (gethostname(host, hostlen) == -1 || host[0] == '\0')
+		strlcpy(host, "localhost", hostlen);
+	s->hostname = host;
+	if (cfg->sasl & SASL_PLAIN)
+		s->sasl_offered |= SASL_PLAIN;
+	if ((cfg->sasl & SASL_CRAM_MD5) && auth_has_plain_secrets(cfg))
+		s->sasl_offered |= SASL_CRAM_MD5;
+	if (cfg->apop && auth_has_plain_secrets(cfg)) {
+		make_apop_stamp(stamp, stamplen, host);
+		s->apop_stamp = stamp;
+	}
+}
+
+/* Does the backend that let this user in have something to close as root? */
+static int
+backend_needs_end(const struct auth_user *user)
+{
+	const struct auth_backend *b;
+	int	 k;
+
+	for (k = 0; k < AUTH_KINDS; k++) {
+		b = auth_backend((enum auth_kind)k);
+		if (b != NULL && b->end != NULL && user->backend != NULL &&
+		    strcmp(b->name, user->backend) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A PAM session must be closed by root: keep a root parent waiting. */
+static void
+keep_root_parent(void)
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0)
+		return;
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	auth_end();
+	exit(0);
+}
+
+static void __attribute__((noreturn))
+serve(const struct config *cfg)
+{
+	struct session		 s;
+	struct auth_user	 user;
+	enum auth_method	 method;
+	const struct maildrop_ops *ops;
+	const char		*err;
+	char			 addr[64], host[256], stamp[512];
+	char			 path[PATH_MAX];
+
+	session_setup(cfg, &s, addr, sizeof(addr), host, sizeof(host),
+	    stamp, sizeof(stamp));
+	log_info("connect from %s", addr);
+	privsep_login(cfg, &s, &user, &method);
+	if (maildrop_expand(user.maildrop[0] ? user.maildrop : cfg->maildrop,
+	    user.name, user.home, &ops, path, sizeof(path), &err) == -1) {
+		log_warnx("maildrop for user=%s: %s", user.name, err);
+		session_reply(&s, RP_CONFIG);
+		(void)io_flush(&s.io);
+		exit(1);
+	}
+	/* The onlogin hook runs here (hooks/, a later issue). */
+	if (getuid() == 0) {
+		if (backend_needs_end(&user))
+			keep_root_parent();
+		if (priv_drop(user.uid, user.gid,
+		    user.system_user ? user.name : NULL) == -1) {
+			session_reply(&s, RP_INTERNAL);
+			(void)io_flush(&s.io);
+			exit(1);
+		}
+	}
+	transaction_run(&s, user.name, ops, path);
+	exit(0);
+}
+
+/* With a bad configuration the client still gets a clear answer. */
+static void __attribute__((noreturn))
+refuse_client(void)
+{
+	static const char msg[] = "-ERR [SYS/PERM] Server configuration error\r\n";
+
+	(void)write(1, msg, sizeof(msg) - 1);
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	 o;
+	struct config	 cfg;
+	int		 problems;
+
+	normalise_process();
+	parse_options(argc, argv, &o);
+	log_init(o.debug || o.test);
+	config_defaults(&cfg);
+	problems = config_load(&cfg, o.file, o.file_given, o.overrides,
+	    o.noverrides);
+	if (problems == 0)
+		problems = config_check(&cfg);
+	if (o.test) {
+		if (problems == 0)
+			fprintf(stderr, "configuration OK\n");
+		return problems == 0 ? 0 : 1;
+	}
+	if (problems != 0)
+		refuse_client();
+	serve(&cfg);
+}

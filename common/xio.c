@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "xio.h"
@@ -60,6 +61,35 @@ pread_full(int fd, void *buf, size_t len, off_t off)
 		if (n == 0)
 			break;
 		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
+write_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const char	*p = buf;
+	size_t		 done = 0;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLOUT };
+
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n >= 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		n = poll(&pfd, 1, timeout_ms);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (n == -1 && errno != EINTR)
+			return -1;
 	}
 	return (ssize_t)done;
 }

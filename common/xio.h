@@ -14,4 +14,12 @@ ssize_t	read_full(int fd, void *buf, size_t len);
 /* pread until len bytes or EOF. */
 ssize_t	pread_full(int fd, void *buf, size_t len, off_t off);
 
+
+/*
+ * Writes all of buf to a non-blocking fd, waiting at most timeout_ms for
+ * each bit of progress (a client that stops reading is dropped, never
+ * buffered for: SECURITY.md item 8).  -1 with errno ETIMEDOUT on timeout.
+ */
+ssize_t	write_all_timeout(int fd, const void *buf, size_t len, int timeout_ms);
+
 #endif

@@ -1,0 +1,19 @@
+#ifndef POP3D_PRIVSEP_H
+#define POP3D_PRIVSEP_H
+
+#include "auth.h"
+#include "config.h"
+#include "session.h"
+
+/*
+ * Runs the AUTHORIZATION state in an unprivileged, chrooted child and
+ * decides its credentials here.  Returns 0 with *user and *method filled
+ * and the client's pipelined bytes preloaded into s->io; on any other end
+ * of the dialogue the process exits.
+ */
+int	privsep_login(const struct config *, struct session *,
+	    struct auth_user *user, enum auth_method *method);
+
+const char *auth_method_name(enum auth_method);
+
+#endif

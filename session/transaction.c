@@ -1,0 +1,319 @@
+/*
+ * The TRANSACTION and UPDATE states (RFC 1939 §5, §6), run as the mail
+ * user after the privilege drop.  Deletions are only marks until QUIT;
+ * a dropped connection or a timeout commits nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "session.h"
+#include "xio.h"
+
+/* RFC 1939 §3 leaves the message-number range to us; 2^32 - 1 is plenty. */
+#define MSGNUM_MAX	4294967295ULL
+/* Read size when streaming a message: memory never grows with it. */
+#define STREAM_BLOCK	65536
+
+static enum reply
+msg_index(struct session *s, const char *arg, size_t *index)
+{
+	uint64_t n;
+
+	if (command_number(arg, 1, MSGNUM_MAX, &n) == -1)
+		return RP_NUMBER;
+	if (n > s->md.count)
+		return RP_NO_MSG;
+	if (s->deleted[n - 1])
+		return RP_DELETED;
+	*index = (size_t)(n - 1);
+	return RP_OK;
+}
+
+static enum reply
+md_reply(enum md_status st)
+{
+	switch (st) {
+	case MD_OK:
+		return RP_OK;
+	case MD_GONE:
+		return RP_GONE;
+	case MD_IN_USE:
+		return RP_IN_USE;
+	case MD_PERM:
+		return RP_MD_PERM;
+	case MD_TEMP:
+		break;
+	}
+	return RP_MD_TEMP;
+}
+
+/* Totals of the messages not marked deleted; vanished ones are skipped. */
+static void
+tr_totals(struct session *s, uint64_t *count, uint64_t *octets)
+{
+	uint64_t size;
+	size_t	 i;
+
+	*count = *octets = 0;
+	for (i = 0; i < s->md.count; i++) {
+		if (s->deleted[i] ||
+		    s->md.ops->size(&s->md, i, &size) != MD_OK)
+			continue;
+		(*count)++;
+		*octets += size;
+	}
+}
+
+static enum reply
+tr_stat(struct session *s, struct command_line *cl)
+{
+	uint64_t count, octets;
+
+	tr_totals(s, &count, &octets);
+	io_printf(&s->io, "+OK %llu %llu\r\n", (unsigned long long)count,
+	    (unsigned long long)octets);
+	return RP_DONE;
+}
+
+static enum reply
+tr_list(struct session *s, struct command_line *cl)
+{
+	uint64_t size, count, octets;
+	size_t	 i;
+	enum reply r;
+
+	if (cl->nargs == 1) {
+		if ((r = msg_index(s, cl->args[0], &i)) != RP_OK)
+			return r;
+		if ((r = md_reply(s->md.ops->size(&s->md, i, &size))) != RP_OK)
+			return r;
+		io_printf(&s->io, "+OK %zu %llu\r\n", i + 1,
+		    (unsigned long long)size);
+		return RP_DONE;
+	}
+	tr_totals(s, &count, &octets);
+	io_printf(&s->io, "+OK %llu messages (%llu octets)\r\n",
+	    (unsigned long long)count, (unsigned long long)octets);
+	for (i = 0; i < s->md.count; i++)
+		if (!s->deleted[i] &&
+		    s->md.ops->size(&s->md, i, &size) == MD_OK)
+			io_printf(&s->io, "%zu %llu\r\n", i + 1,
+			    (unsigned long long)size);
+	io_write(&s->io, ".\r\n", 3);
+	return RP_DONE;
+}
+
+static enum reply
+tr_uidl(struct session *s, struct command_line *cl)
+{
+	char	 uid[UID_MAX_LEN + 1];
+	size_t	 i;
+	enum reply r;
+
+	if (cl->nargs == 1) {
+		if ((r = msg_index(s, cl->args[0], &i)) != RP_OK)
+			return r;
+		if ((r = md_reply(s->md.ops->uid(&s->md, i, uid))) != RP_OK)
+			return r;
+		io_printf(&s->io, "+OK %zu %s\r\n", i + 1, uid);
+		return RP_DONE;
+	}
+	io_write(&s->io, "+OK\r\n", 5);
+	for (i = 0; i < s->md.count; i++)
+		if (!s->deleted[i] &&
+		    s->md.ops->uid(&s->md, i, uid) == MD_OK)
+			io_printf(&s->io, "%zu %s\r\n", i + 1, uid);
+	io_write(&s->io, ".\r\n", 3);
+	return RP_DONE;
+}
+
+/*
+ * Streams a message in blocks through the CRLF/dot-stuffing converter.
+ * Once "+OK" is out, a read error can only cut the message short: the
+ * terminating "." still follows so the client stays in step.
+ */
+static void
+tr_stream(struct session *s, const struct md_source *src, long long lines)
+{
+	static char	 in[STREAM_BLOCK], out[2 * STREAM_BLOCK];
+	struct crlf_state st;
+	uint64_t	 done = 0;
+	size_t		 n;
+	ssize_t		 got;
+
+	crlf_init(&st, lines);
+	while (done < src->length && !st.done && !s->io.failed) {
+		n = src->length - done < STREAM_BLOCK ?
+		    (size_t)(src->length - done) : STREAM_BLOCK;
+		got = pread_full(src->fd, in, n, (off_t)(src->offset + done));
+		if (got <= 0) {
+			log_warn("message read cut short");
+			break;
+		}
+		io_write(&s->io, out, crlf_convert(&st, in, (size_t)got, out));
+		done += (uint64_t)got;
+	}
+	io_write(&s->io, out, crlf_finish(&st, out));
+	io_write(&s->io, ".\r\n", 3);
+}
+
+static enum reply
+tr_send(struct session *s, const char *arg, long long lines)
+{
+	struct md_source src;
+	uint64_t	 size;
+	size_t		 i;
+	enum reply	 r;
+
+	if ((r = msg_index(s, arg, &i)) != RP_OK)
+		return r;
+	if (lines < 0 &&
+	    (r = md_reply(s->md.ops->size(&s->md, i, &size))) != RP_OK)
+		return r;
+	if ((r = md_reply(s->md.ops->source(&s->md, i, &src))) != RP_OK)
+		return r;
+	if (lines < 0) {
+		io_printf(&s->io, "+OK %llu octets\r\n",
+		    (unsigned long long)size);
+		s->retr_count++;
+		s->retr_bytes += size;
+	} else
+		io_write(&s->io, "+OK\r\n", 5);
+	tr_stream(s, &src, lines);
+	if (src.close_fd)
+		close(src.fd);
+	return RP_DONE;
+}
+
+static enum reply
+tr_retr(struct session *s, struct command_line *cl)
+{
+	return tr_send(s, cl->args[0], -1);
+}
+
+static enum reply
+tr_top(struct session *s, struct command_line *cl)
+{
+	uint64_t lines;
+
+	if (command_number(cl->args[1], 0, 1000000000, &lines) == -1) {
+		size_t i;
+		enum reply r = msg_index(s, cl->args[0], &i);
+
+		return r != RP_OK ? r : RP_COUNT;
+	}
+	return tr_send(s, cl->args[0], (long long)lines);
+}
+
+static enum reply
+tr_dele(struct session *s, struct command_line *cl)
+{
+	size_t	 i;
+	enum reply r;
+
+	if ((r = msg_index(s, cl->args[0], &i)) != RP_OK)
+		return r;
+	s->deleted[i] = 1;
+	io_write(&s->io, "+OK Message deleted\r\n", 21);
+	return RP_DONE;
+}
+
+static enum reply
+tr_noop(struct session *s, struct command_line *cl)
+{
+	return RP_OK;
+}
+
+static enum reply
+tr_rset(struct session *s, struct command_line *cl)
+{
+	memset(s->deleted, 0, s->md.count);
+	return RP_OK;
+}
+
+static enum reply
+tr_capa(struct session *s, struct command_line *cl)
+{
+	return capa_reply(s, 1);
+}
+
+/* RFC 1939 §6: the UPDATE state. */
+static enum reply
+tr_quit(struct session *s, struct command_line *cl)
+{
+	size_t	 i;
+
+	s->dele_count = 0;
+	for (i = 0; i < s->md.count; i++)
+		s->dele_count += s->deleted[i];
+	if (s->dele_count > 0 &&
+	    s->md.ops->commit(&s->md, s->deleted) != MD_OK) {
+		s->dele_count = 0;
+		return RP_COMMIT;
+	}
+	s->committed = 1;
+	return RP_BYE;
+}
+
+const struct command_row transaction_commands[] = {
+	{ "STAT", ARGS_NONE, 0, tr_stat },
+	{ "LIST", ARGS_OPT1, 0, tr_list },
+	{ "RETR", ARGS_ONE,  0, tr_retr },
+	{ "TOP",  ARGS_TWO,  0, tr_top },
+	{ "DELE", ARGS_ONE,  0, tr_dele },
+	{ "NOOP", ARGS_NONE, 0, tr_noop },
+	{ "RSET", ARGS_NONE, 0, tr_rset },
+	{ "UIDL", ARGS_OPT1, 0, tr_uidl },
+	{ "CAPA", ARGS_NONE, 0, tr_capa },
+	{ "QUIT", ARGS_NONE, 0, tr_quit },
+};
+const size_t transaction_ncommands =
+    sizeof(transaction_commands) / sizeof(transaction_commands[0]);
+
+static void
+tr_log_logout(struct session *s, const char *user)
+{
+	uint64_t kept = 0, kept_octets = 0, size;
+	size_t	 i;
+
+	/* What stays in the maildrop: all of it unless QUIT committed. */
+	for (i = 0; i < s->md.count; i++) {
+		if (s->committed && s->deleted[i])
+			continue;
+		kept++;
+		if (s->md.ops->size(&s->md, i, &size) == MD_OK)
+			kept_octets += size;
+	}
+	log_info("logout user=%s retr=%llu/%llu dele=%llu kept=%llu/%llu",
+	    user, (unsigned long long)s->retr_count,
+	    (unsigned long long)s->retr_bytes,
+	    (unsigned long long)s->dele_count, (unsigned long long)kept,
+	    (unsigned long long)kept_octets);
+}
+
+void
+transaction_run(struct session *s, const char *user,
+    const struct maildrop_ops *ops, const char *path)
+{
+	enum reply r;
+
+	s->md.ops = ops;
+	r = md_reply(ops->open(&s->md, path));
+	if (r == RP_OK && (s->deleted = calloc(s->md.count + 1, 1)) == NULL) {
+		ops->close(&s->md);
+		r = RP_MD_TEMP;
+	}
+	if (r != RP_OK) {
+		log_warnx("maildrop %s for user=%s not opened", ops->name, user);
+		session_reply(s, r);
+		(void)io_flush(&s->io);
+		return;
+	}
+	io_printf(&s->io, "+OK Logged in\r\n");
+	session_run(s, transaction_commands, transaction_ncommands);
+	tr_log_logout(s, user);
+	ops->close(&s->md);
+	free(s->deleted);
+	s->deleted = NULL;
+}
