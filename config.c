@@ -56,15 +56,15 @@ static const struct key keys[] = {
 	/* RFC 1939 §3: an autologout timer of at least 10 minutes. */
 	{ "timeout",		K_NUM,    F(timeout),		1, 86400, "600", 1 },
 	{ "greeting",		K_STR,    F(greeting),		0, 0, "POP3 server ready", 1 },
-	{ "apop",		K_BOOL,   F(apop),		0, 0, "no", 0 },
+	{ "apop",		K_BOOL,   F(apop),		0, 0, "no", 1 },
 	{ "sasl",		K_SASL,   F(sasl),		0, 0, "PLAIN", 1 },
 	{ "tls",		K_TLS,    F(tls),		0, 0, "none", 0 },
 	{ "tls-cert",		K_OPTSTR, F(tls_cert),		0, 0, "", 0 },
 	{ "tls-key",		K_OPTSTR, F(tls_key),		0, 0, "", 0 },
-	{ "plaintext-auth",	K_BOOL,   F(plaintext_auth),	0, 0, "yes", 1 },
+	{ "plaintext-auth",	K_BOOL,   F(plaintext_auth),	0, 0, "yes", 0 },
 	{ "proxy-from",		K_OPTSTR, F(proxy_from),	0, 0, "", 0 },
-	{ "login-delay",	K_NUM,    F(login_delay),	0, 86400 * 365, "0", 0 },
-	{ "expire",		K_EXPIRE, F(expire),		0, 0, "", 0 },
+	{ "login-delay",	K_NUM,    F(login_delay),	0, 86400 * 365, "0", 1 },
+	{ "expire",		K_EXPIRE, F(expire),		0, 0, "", 1 },
 	{ "pam-service",	K_STR,    F(pam_service),	0, 0, "pop3d", 1 },
 	{ "privsep-user",	K_STR,    F(privsep_user),	0, 0, "pop3d", 1 },
 	{ "privsep-dir",	K_STR,    F(privsep_dir),	0, 0, "/run/pop3d/empty", 1 },
@@ -444,6 +444,10 @@ config_check(const struct config *c)
 	problems += config_check_maildrop(c);
 	if (c->privsep_dir[0] != '/') {
 		log_warnx("privsep-dir: must be an absolute path");
+		problems++;
+	}
+	if (c->apop && !auth_has_plain_secrets(c)) {
+		log_warnx("apop: needs a backend with {PLAIN} secrets");
 		problems++;
 	}
 	if ((c->sasl & SASL_CRAM_MD5) && !auth_has_plain_secrets(c)) {

@@ -138,22 +138,42 @@ normalise_process(void)
 	(void)signal(SIGPIPE, SIG_IGN);
 }
 
+/* The two ends of the client connection, as text for logs and onlogin. */
+struct endpoints {
+	char	 client_addr[INET6_ADDRSTRLEN];
+	char	 client_port[8];
+	char	 server_addr[INET6_ADDRSTRLEN];
+	char	 server_port[8];
+};
+
 static void
-client_address(char *buf, size_t len)
+endpoint_text(int peer, char *addr, size_t alen, char *port, size_t plen)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
-	const void		*addr = NULL;
+	const void		*a = NULL;
+	unsigned		 p = 0;
+	int			 r;
 
-	strlcpy(buf, "local", len);
-	if (getpeername(0, (struct sockaddr *)&ss, &sl) == -1)
+	strlcpy(addr, "local", alen);
+	port[0] = '\0';
+	r = peer ? getpeername(0, (struct sockaddr *)&ss, &sl) :
+	    getsockname(0, (struct sockaddr *)&ss, &sl);
+	if (r == -1)
 		return;
-	if (ss.ss_family == AF_INET)
-		addr = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (addr == NULL || inet_ntop(ss.ss_family, addr, buf, len) == NULL)
-		strlcpy(buf, "local", len);
+	if (ss.ss_family == AF_INET) {
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+		p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (a == NULL || inet_ntop(ss.ss_family, a, addr, (socklen_t)alen) ==
+	    NULL) {
+		strlcpy(addr, "local", alen);
+		return;
+	}
+	snprintf(port, plen, "%u", p);
 }
 
 /* The greeting's APOP timestamp (RFC 1939 §7): unique per session. */
@@ -169,14 +189,21 @@ make_apop_stamp(char *buf, size_t len, const char *host)
 }
 
 static void
-session_setup(const struct config *cfg, struct session *s, char *addr,
-    size_t addrlen, char *host, size_t hostlen, char *stamp, size_t stamplen)
+session_setup(const struct config *cfg, struct session *s,
+    struct endpoints *ep, char *host, size_t hostlen, char *stamp,
+    size_t stamplen)
 {
 	memset(s, 0, sizeof(*s));
 	io_init(&s->io, 0, 1, (int)cfg->timeout);
 	s->cfg = cfg;
-	client_address(addr, addrlen);
-	s->client_addr = addr;
+	endpoint_text(1, ep->client_addr, sizeof(ep->client_addr),
+	    ep->client_port, sizeof(ep->client_port));
+	endpoint_text(0, ep->server_addr, sizeof(ep->server_addr),
+	    ep->server_port, sizeof(ep->server_port));
+	s->client_addr = ep->client_addr;
+	s->client_port = ep->client_port;
+	s->server_addr = ep->server_addr;
+	s->server_port = ep->server_port;
 	if (gethostname(host, hostlen) == -1 || host[0] == '\0')
 		strlcpy(host, "localhost", hostlen);
 	s->hostname = host;
@@ -231,12 +258,12 @@ serve(const struct config *cfg)
 	enum auth_method	 method;
 	const struct maildrop_ops *ops;
 	const char		*err;
-	char			 addr[64], host[256], stamp[512];
+	struct endpoints	 ep;
+	char			 host[256], stamp[512];
 	char			 path[PATH_MAX];
 
-	session_setup(cfg, &s, addr, sizeof(addr), host, sizeof(host),
-	    stamp, sizeof(stamp));
-	log_info("connect from %s", addr);
+	session_setup(cfg, &s, &ep, host, sizeof(host), stamp, sizeof(stamp));
+	log_info("connect from %s", ep.client_addr);
 	privsep_login(cfg, &s, &user, &method);
 	if (maildrop_expand(user.maildrop[0] ? user.maildrop : cfg->maildrop,
 	    user.name, user.home, &ops, path, sizeof(path), &err) == -1) {
@@ -256,7 +283,7 @@ serve(const struct config *cfg)
 			exit(1);
 		}
 	}
-	transaction_run(&s, user.name, ops, path);
+	transaction_run(&s, &user, ops, path);
 	exit(0);
 }
 

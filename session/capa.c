@@ -35,6 +35,16 @@ capa_reply(struct session *s, int transaction)
 			strlcat(sasl, " CRAM-MD5", sizeof(sasl));
 		capa_line(s, sasl);
 	}
+	if (s->cfg->login_delay > 0) {
+		/* RFC 2449 §6.5 */
+		io_printf(&s->io, "LOGIN-DELAY %lld\r\n", s->cfg->login_delay);
+	}
+	if (s->cfg->expire == -1)
+		capa_line(s, "EXPIRE NEVER");
+	else if (s->cfg->expire >= 0) {
+		/* RFC 2449 §6.7: days a message may stay after retrieval. */
+		io_printf(&s->io, "EXPIRE %lld\r\n", s->cfg->expire);
+	}
 	capa_line(s, "IMPLEMENTATION pop3d");
 	capa_line(s, ".");
 	return RP_DONE;

@@ -40,6 +40,8 @@ static const struct reply_row replies[] = {
 	[RP_TOO_MANY]	= { "-ERR Too many bad commands", 0, 1 },
 	[RP_HTTP]	= { "-ERR This is a POP3 server", 0, 1 },
 	[RP_INTERNAL]	= { "-ERR [SYS/TEMP] Internal error", 0, 1 },
+	/* RFC 2449 §8.1.2 */
+	[RP_LOGIN_DELAY] = { "-ERR [LOGIN-DELAY] Minimum time between logins not reached", 0, 1 },
 };
 
 /* Every verb of either state, to tell "unknown" from "not now". */

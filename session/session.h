@@ -49,6 +49,7 @@ enum reply {
 	RP_TOO_MANY,
 	RP_HTTP,
 	RP_INTERNAL,
+	RP_LOGIN_DELAY,
 };
 
 struct session;
@@ -63,7 +64,10 @@ struct command_row {
 struct session {
 	struct io		 io;
 	const struct config	*cfg;
-	const char		*client_addr;
+	const char		*client_addr;	/* "local" when not inet */
+	const char		*client_port;	/* "" when not inet */
+	const char		*server_addr;
+	const char		*server_port;
 	int			 closing;	/* reply, then end the session */
 	int			 bad_in_row;
 	int			 lines_seen;
@@ -107,7 +111,7 @@ enum reply authorization_ask(struct session *, enum auth_method,
  * Opens the maildrop, answers the login command, and runs the TRANSACTION
  * state as the mail user; returns when the session ends.
  */
-void	transaction_run(struct session *, const char *user,
+void	transaction_run(struct session *, const struct auth_user *,
 	    const struct maildrop_ops *, const char *path);
 
 #endif

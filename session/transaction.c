@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "login_record.h"
 #include "session.h"
 #include "xio.h"
 
@@ -293,11 +294,18 @@ tr_log_logout(struct session *s, const char *user)
 }
 
 void
-transaction_run(struct session *s, const char *user,
+transaction_run(struct session *s, const struct auth_user *u,
     const struct maildrop_ops *ops, const char *path)
 {
+	const char *user = u->name;
 	enum reply r;
 
+	if (login_record_check(s->cfg, ops, path, u->home) == 1) {
+		log_notice("login refused user=%s reason=login-delay", user);
+		session_reply(s, RP_LOGIN_DELAY);
+		(void)io_flush(&s->io);
+		return;
+	}
 	s->md.ops = ops;
 	r = md_reply(ops->open(&s->md, path));
 	if (r == RP_OK && (s->deleted = calloc(s->md.count + 1, 1)) == NULL) {
