@@ -216,7 +216,7 @@ config_parse_value(struct config *c, const struct key *k, const char *v)
 	static const char *const fail_names[] = { "ignore", "deny" };
 	void		*slot = (char *)c + k->off;
 	const char	*err;
-	int		 e;
+	int		 e = 0;
 
 	switch (k->type) {
 	case K_STR:

@@ -293,7 +293,8 @@ refuse_client(void)
 {
 	static const char msg[] = "-ERR [SYS/PERM] Server configuration error\r\n";
 
-	(void)write(1, msg, sizeof(msg) - 1);
+	if (write(1, msg, sizeof(msg) - 1) == -1)
+		exit(1);
 	exit(1);
 }
 

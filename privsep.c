@@ -65,7 +65,10 @@ privsep_dir_ready(const char *dir)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+		/* chmod: our umask is 077, and SPEC promises 0755. */
+		if (mkdir(path, 0755) == 0)
+			(void)chmod(path, 0755);
+		else if (errno != EEXIST) {
 			log_warn("privsep-dir: mkdir %s", path);
 			return -1;
 		}
