@@ -209,6 +209,23 @@ privsep_log_failure(const struct session *s, const struct cred_msg *m,
 	    s->client_addr, reason);
 }
 
+/*
+ * fail-delay counts from the start of the check, not from its end: every
+ * failure is answered at the same moment whatever the backend did (a
+ * dummy hash, PAM's own delays, a locked account's short cut), so the
+ * reply time tells nothing about why a login failed.
+ */
+static void
+privsep_fail_wait(const struct config *cfg, const struct timespec *start)
+{
+	struct timespec	 until = *start;
+
+	until.tv_sec += (time_t)cfg->fail_delay;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
+	    NULL) == EINTR)
+		;
+}
+
 static void __attribute__((noreturn))
 privsep_end(pid_t child, int code)
 {
@@ -227,6 +244,7 @@ privsep_serve(const struct config *cfg, struct session *s, int fd,
 	struct cred_msg		 m;
 	struct cred_answer	 ans;
 	const char		*reason;
+	struct timespec		 start;
 	long long		 failures = 0;
 
 	for (;;) {
@@ -239,6 +257,7 @@ privsep_serve(const struct config *cfg, struct session *s, int fd,
 		}
 		memset(&ans, 0, sizeof(ans));
 		reason = "unknown";
+		(void)clock_gettime(CLOCK_MONOTONIC, &start);
 		if (privsep_decide(cfg, s, &m, user, &reason) == AUTH_OK) {
 			*method = (enum auth_method)m.method;
 			explicit_bzero(&m, sizeof(m));
@@ -252,8 +271,7 @@ privsep_serve(const struct config *cfg, struct session *s, int fd,
 		privsep_log_failure(s, &m, reason);
 		explicit_bzero(&m, sizeof(m));
 		/* Slow guessing down (SPEC fail-delay); the child waits too. */
-		if (cfg->fail_delay > 0)
-			sleep((unsigned)cfg->fail_delay);
+		privsep_fail_wait(cfg, &start);
 		ans.close = ++failures >= cfg->max_failures;
 		if (write_all(fd, &ans, sizeof(ans)) != sizeof(ans) || ans.close)
 			privsep_end(child, 0);
