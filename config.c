@@ -177,6 +177,36 @@ add_sasl(const char *w, size_t n, void *arg)
 	return NULL;
 }
 
+/* A value that does not parse leaves the key as it was. */
+static const char *
+parse_auth(struct config *c, const char *v)
+{
+	struct config	 tmp;
+	const char	*err;
+
+	tmp.nauth = 0;
+	if ((err = parse_words(v, add_auth, &tmp)) != NULL)
+		return err;
+	if (tmp.nauth == 0)
+		return "no auth backend named";
+	memcpy(c->auth, tmp.auth, sizeof(c->auth));
+	c->nauth = tmp.nauth;
+	return NULL;
+}
+
+/* "" not advertised (-2), "never" (-1, RFC 2449 §6.7), or days. */
+static const char *
+parse_expire(const char *v, long long *out)
+{
+	if (*v == '\0')
+		*out = -2;
+	else if (strcmp(v, "never") == 0)
+		*out = -1;
+	else
+		return parse_num(v, 0, 100000, out);
+	return NULL;
+}
+
 static const char *
 parse_enum(const char *v, const char *const *names, int n, int *out)
 {
@@ -235,13 +265,12 @@ config_parse_value(struct config *c, const struct key *k, const char *v)
 		}
 		return parse_num(v, 0, 4294967294LL, slot);
 	case K_AUTH:
-		c->nauth = 0;
-		if ((err = parse_words(v, add_auth, c)) != NULL)
-			return err;
-		return c->nauth == 0 ? "no auth backend named" : NULL;
+		return parse_auth(c, v);
 	case K_SASL:
-		c->sasl = 0;
-		return parse_words(v, add_sasl, &c->sasl);
+		e = 0;
+		if ((err = parse_words(v, add_sasl, &e)) == NULL)
+			c->sasl = e;
+		return err;
 	case K_TLS:
 		err = parse_enum(v, tls_names, 3, &e);
 		c->tls = (enum tls_mode)e;
@@ -251,15 +280,7 @@ config_parse_value(struct config *c, const struct key *k, const char *v)
 		c->onlogin_failure = (enum onlogin_failure)e;
 		return err;
 	case K_EXPIRE:
-		/* -2: not advertised; -1: NEVER (RFC 2449 §6.7). */
-		c->expire = -2;
-		if (*v == '\0')
-			return NULL;
-		if (strcmp(v, "never") == 0) {
-			c->expire = -1;
-			return NULL;
-		}
-		return parse_num(v, 0, 100000, &c->expire);
+		return parse_expire(v, &c->expire);
 	}
 	return "internal error";
 }

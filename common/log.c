@@ -26,6 +26,9 @@ log_to_stderr(void)
 	return copy_to_stderr;
 }
 
+static void log_vwrite(int, const char *, va_list, int)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(int prio, const char *fmt, va_list ap, int with_errno)
 {

@@ -44,7 +44,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	config_defaults(&c);
 	(void)config_load(&c, tmpl, 1, NULL, 0);
-	if (c.nauth == 0 || c.maildrop == NULL || c.greeting == NULL)
+	if (c.nauth == 0 || c.nauth > CONFIG_MAX_AUTH || c.maildrop == NULL ||
+	    c.greeting == NULL || c.auth_file == NULL)
 		abort();
 	config_free(&c);
 	unlink(tmpl);

@@ -218,6 +218,9 @@ test_digest_match(void)
 /* --- the chain over a users file ------------------------------------ */
 
 #if WITH_AUTH_FILE
+static void write_file(const char *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 write_file(const char *path, const char *fmt, ...)
 {
@@ -547,7 +550,7 @@ capture(int (*fn)(const struct config *), const struct config *cfg,
     char *out, size_t len)
 {
 	char	 path[PATH_MAX];
-	int	 fd, saved, rv;
+	int	 fd, saved = -1, rv;
 	ssize_t	 n;
 
 	snprintf(path, sizeof(path), "%s/stderr", tmp);
@@ -704,6 +707,8 @@ test_timing_file(void)
 #if WITH_AUTH_FILE && WITH_AUTH_UNIX
 
 static char	 unix_user[32];
+
+static int run(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 run(const char *fmt, ...)

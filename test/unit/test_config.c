@@ -110,6 +110,12 @@ test_errors(void)
 	CHECK(load("a = 1\nb = 2\ntimeout = 60\nc = 3\n", &c, NULL, 0) == 3);
 	CHECK(c.timeout == 60);
 	config_free(&c);
+	/* A value that does not parse leaves the key as it was (fuzz find). */
+	CHECK(load("auth = file\nauth = 1file, unix\nsasl = PLAIN FOO\n"
+	    "expire = 5\nexpire = soon\n", &c, NULL, 0) == 3);
+	CHECK(c.nauth == 1 && c.auth[0] == AUTH_FILE);
+	CHECK(c.sasl == SASL_PLAIN && c.expire == 5);
+	config_free(&c);
 	/* Not-yet keys take their default value silently. */
 	CHECK(load("tls = none\nonlogin =\n", &c, NULL, 0) == 0);
 	config_free(&c);
