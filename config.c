@@ -19,7 +19,7 @@
 #define CONFIG_LINE_MAX	4096
 
 enum key_type { K_STR, K_OPTSTR, K_BOOL, K_NUM, K_ID, K_AUTH, K_SASL,
-    K_TLS, K_FAILURE, K_EXPIRE, K_ARGV };
+    K_TLS, K_FAILURE, K_EXPIRE, K_ARGV, K_MAILDROP };
 
 struct key {
 	const char	*name;
@@ -41,13 +41,20 @@ struct key {
 #define DEFAULT_AUTH	"unix"
 #endif
 
+/* SPEC: zero configuration serves /var/mail/USER, the classic Unix way. */
+#if WITH_MAILDROP_MBOX
+#define DEFAULT_MAILDROP	"mbox:/var/mail/%u"
+#else
+#define DEFAULT_MAILDROP	"maildir:~/Maildir"
+#endif
+
 #define F(f)	offsetof(struct config, f)
 static const struct key keys[] = {
 	{ "auth",		K_AUTH,   F(auth),		0, 0, DEFAULT_AUTH, 1 },
 	{ "auth-file",		K_STR,    F(auth_file),		0, 0, SYSCONFDIR "/pop3d/users", 1 },
 	{ "file-uid",		K_ID,     F(file_uid),		0, 0, "", 1 },
 	{ "file-gid",		K_ID,     F(file_gid),		0, 0, "", 1 },
-	{ "maildrop",		K_STR,    F(maildrop),		0, 0, "mbox:/var/mail/%u", 1 },
+	{ "maildrop",		K_MAILDROP, F(maildrop),	0, 0, DEFAULT_MAILDROP, 1 },
 	{ "onlogin",		K_ARGV,   F(onlogin),		0, 0, "", 0 },
 	{ "onlogin-wait",	K_BOOL,   F(onlogin_wait),	0, 0, "yes", 0 },
 	{ "onlogin-timeout",	K_NUM,    F(onlogin_timeout),	1, 86400, "30", 0 },
@@ -207,6 +214,20 @@ parse_expire(const char *v, long long *out)
 	return NULL;
 }
 
+/* Expanding a sample name checks the format and every escape. */
+static const char *
+check_maildrop(const char *v)
+{
+	const struct maildrop_ops *ops;
+	const char	*err;
+	char		 path[PATH_MAX];
+
+	if (maildrop_expand(v, "user@example.org", "/home/user", &ops, path,
+	    sizeof(path), &err) == -1)
+		return err;
+	return NULL;
+}
+
 static const char *
 parse_enum(const char *v, const char *const *names, int n, int *out)
 {
@@ -281,6 +302,10 @@ config_parse_value(struct config *c, const struct key *k, const char *v)
 		return err;
 	case K_EXPIRE:
 		return parse_expire(v, &c->expire);
+	case K_MAILDROP:
+		if ((err = check_maildrop(v)) != NULL)
+			return err;
+		return set_string(slot, v, 0);
 	}
 	return "internal error";
 }
@@ -318,7 +343,7 @@ config_free(struct config *c)
 		char **slot = (char **)((char *)c + keys[i].off);
 
 		if (keys[i].type == K_STR || keys[i].type == K_OPTSTR ||
-		    keys[i].type == K_ARGV) {
+		    keys[i].type == K_ARGV || keys[i].type == K_MAILDROP) {
 			free(*slot);
 			*slot = NULL;
 		}
@@ -431,24 +456,8 @@ config_load(struct config *c, const char *file, int must_exist,
 	return problems;
 }
 
-static int
-config_check_maildrop(const struct config *c)
-{
-	const struct maildrop_ops *ops;
-	const char	*err;
-	char		 path[PATH_MAX];
-
-	/* Expanding a sample name checks the format and every escape. */
-	if (maildrop_expand(c->maildrop, "user@example.org", "/home/user",
-	    &ops, path, sizeof(path), &err) == -1) {
-		log_warnx("maildrop: %s", err);
-		return 1;
-	}
-	return 0;
-}
-
 int
-config_check(const struct config *c)
+config_check(const struct config *c, int full)
 {
 	const struct auth_backend *b;
 	int	 problems = 0;
@@ -459,10 +468,9 @@ config_check(const struct config *c)
 			log_warnx("auth: backend '%s' is not built in",
 			    auth_kind_name(c->auth[i]));
 			problems++;
-		} else if (b->config_check != NULL)
+		} else if (full && b->config_check != NULL)
 			problems += b->config_check(c);
 	}
-	problems += config_check_maildrop(c);
 	if (c->privsep_dir[0] != '/') {
 		log_warnx("privsep-dir: must be an absolute path");
 		problems++;

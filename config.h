@@ -68,11 +68,12 @@ int	config_load(struct config *, const char *file, int must_exist,
 const char *config_set(struct config *, const char *key, const char *value);
 
 /*
- * Cross-key and environment checks that `pop3d -t` prints and the server
- * runs before serving (backends built, users file parses, ...).  Returns
- * the number of problems.
+ * Cross-key and environment checks, returning the number of problems.
+ * The server runs them before serving; `full` (pop3d -t) adds each
+ * backend's own checks, such as every line of the users file: at login a
+ * bad line only fails its own user, it does not take the service down.
  */
-int	config_check(const struct config *);
+int	config_check(const struct config *, int full);
 
 const char *auth_kind_name(enum auth_kind);
 

@@ -312,10 +312,11 @@ main(int argc, char **argv)
 	problems = config_load(&cfg, o.file, o.file_given, o.overrides,
 	    o.noverrides);
 	if (problems == 0)
-		problems = config_check(&cfg);
+		problems = config_check(&cfg, o.test);
 	if (o.test) {
 		if (problems == 0)
 			fprintf(stderr, "configuration OK\n");
+		config_free(&cfg);
 		return problems == 0 ? 0 : 1;
 	}
 	if (problems != 0)

@@ -109,11 +109,15 @@ auth_check(const struct config *cfg, const struct auth_request *req,
 		}
 		au->backend = b->name;
 		auth_decided = b;
-		/* SECURITY.md 25: the same failure as a wrong password. */
-		if (au->uid == 0 && !cfg->allow_root) {
+		/*
+		 * SECURITY.md 25: the same failure as a wrong password.  gid 0
+		 * too: a session in group root could read what root's group
+		 * may (Dovecot's first_valid_gid=1 does the same).
+		 */
+		if ((au->uid == 0 || au->gid == 0) && !cfg->allow_root) {
 			auth_end();
 			memset(au, 0, sizeof(*au));
-			*reason = "uid 0 refused";
+			*reason = "uid 0 or gid 0 refused";
 			return AUTH_FAIL;
 		}
 		*reason = "ok";

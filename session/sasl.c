@@ -59,7 +59,7 @@ sasl_plain(struct session *s, const char *initial)
 	unsigned char	 buf[SASL_DECODED_MAX + 1];
 	char		*line = (char *)initial;
 	const char	*authzid, *authcid, *pass;
-	size_t		 alen, clen;
+	size_t		 alen, clen, plen;
 	enum reply	 r;
 	int		 n;
 
@@ -79,11 +79,13 @@ sasl_plain(struct session *s, const char *initial)
 	if (alen + 1 + clen >= (size_t)n)
 		goto bad;
 	pass = authcid + clen + 1;
+	plen = (size_t)n - alen - clen - 2;
 	/* We serve no proxy logins: authzid is empty or the same user. */
-	if (alen != 0 && strcmp(authzid, authcid) != 0)
+	if ((alen != 0 && strcmp(authzid, authcid) != 0) ||
+	    memchr(pass, '\0', plen) != NULL)
 		goto bad;
-	r = authorization_ask(s, AUTH_METHOD_PLAIN, authcid, pass,
-	    (size_t)n - alen - clen - 2, NULL);
+	r = authorization_ask(s, AUTH_METHOD_PLAIN, authcid, pass, plen,
+	    NULL);
 	explicit_bzero(buf, sizeof(buf));
 	return r;
 bad:
