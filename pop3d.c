@@ -176,15 +176,24 @@ endpoint_text(int peer, char *addr, size_t alen, char *port, size_t plen)
 	snprintf(port, plen, "%u", p);
 }
 
-/* The greeting's APOP timestamp (RFC 1939 §7): unique per session. */
+/*
+ * A per-session nonce made by root before the pre-auth child exists.  The
+ * APOP timestamp (RFC 1939 §7) is <NONCE@host>, and every CRAM-MD5
+ * challenge must start with <NONCE., so that a compromised child cannot
+ * replay an exchange captured from another session.
+ */
 static void
-make_apop_stamp(char *buf, size_t len, const char *host)
+make_nonce(char *nonce, size_t nlen, char *stamp, size_t slen,
+    const char *host)
 {
 	int	 n;
 
-	n = snprintf(buf, len, "<%ld.%u.%lld@%s>", (long)getpid(),
-	    arc4random(), (long long)time(NULL), host);
-	if (n < 0 || (size_t)n >= len)
+	n = snprintf(nonce, nlen, "%ld.%u.%lld", (long)getpid(),
+	    arc4random(), (long long)time(NULL));
+	if (n < 0 || (size_t)n >= nlen)
+		fatalx("nonce too long");
+	n = snprintf(stamp, slen, "<%s@%s>", nonce, host);
+	if (n < 0 || (size_t)n >= slen)
 		fatalx("APOP timestamp too long");
 }
 
@@ -211,10 +220,9 @@ session_setup(const struct config *cfg, struct session *s,
 		s->sasl_offered |= SASL_PLAIN;
 	if ((cfg->sasl & SASL_CRAM_MD5) && auth_has_plain_secrets(cfg))
 		s->sasl_offered |= SASL_CRAM_MD5;
-	if (cfg->apop && auth_has_plain_secrets(cfg)) {
-		make_apop_stamp(stamp, stamplen, host);
+	make_nonce(s->nonce, sizeof(s->nonce), stamp, stamplen, host);
+	if (cfg->apop && auth_has_plain_secrets(cfg))
 		s->apop_stamp = stamp;
-	}
 }
 
 /* Does the backend that let this user in have something to close as root? */
@@ -238,12 +246,18 @@ static void
 keep_root_parent(void)
 {
 	pid_t	 pid;
-	int	 status;
+	int	 fd, status;
 
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid == 0)
 		return;
+	/* Root keeps no handle on the client: only the user's process. */
+	if ((fd = open("/dev/null", O_RDWR)) == -1 || dup2(fd, 0) == -1 ||
+	    dup2(fd, 1) == -1)
+		fatal("/dev/null");
+	if (fd > 2)
+		close(fd);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	auth_end();
@@ -313,6 +327,8 @@ main(int argc, char **argv)
 	    o.noverrides);
 	if (problems == 0)
 		problems = config_check(&cfg, o.test);
+	if (o.test)
+		problems += privsep_check(&cfg);
 	if (o.test) {
 		if (problems == 0)
 			fprintf(stderr, "configuration OK\n");

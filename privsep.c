@@ -85,28 +85,72 @@ privsep_dir_ready(const char *dir)
 	return 0;
 }
 
+/* The pre-auth account: privsep-user, else nobody; never uid 0. */
+struct passwd *
+privsep_account(const struct config *cfg, int quiet)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(cfg->privsep_user)) == NULL) {
+		if (!quiet)
+			log_notice("privsep-user %s does not exist, using "
+			    "nobody", cfg->privsep_user);
+		pw = getpwnam("nobody");
+	}
+	if (pw == NULL || pw->pw_uid == 0 || pw->pw_gid == 0)
+		return NULL;
+	return pw;
+}
+
+int
+privsep_check(const struct config *cfg)
+{
+	struct stat	 st;
+	int		 problems = 0;
+
+	if (getuid() != 0)
+		return 0;
+	if (privsep_account(cfg, 1) == NULL) {
+		log_warnx("privsep-user: %s (or nobody) must exist and must "
+		    "not be uid or gid 0", cfg->privsep_user);
+		problems++;
+	}
+	if (lstat(cfg->privsep_dir, &st) == 0 && (!S_ISDIR(st.st_mode) ||
+	    st.st_uid != 0 || (st.st_mode & 022) != 0)) {
+		log_warnx("privsep-dir %s: must be a root-owned directory "
+		    "writable only by root", cfg->privsep_dir);
+		problems++;
+	}
+	return problems;
+}
+
+/* A confinement that fails is a configuration error the client hears of. */
+static void __attribute__((noreturn))
+preauth_refuse(struct session *s, const char *what)
+{
+	log_warnx("pre-auth process: %s", what);
+	session_reply(s, RP_CONFIG);
+	(void)io_flush(&s->io);
+	_exit(1);
+}
+
 /* Becomes the unprivileged pre-auth process (SECURITY.md item 29). */
 static void
-preauth_confine(const struct config *cfg)
+preauth_confine(const struct config *cfg, struct session *s)
 {
 	struct passwd	*pw;
 
 	if (getuid() == 0) {
-		if ((pw = getpwnam(cfg->privsep_user)) == NULL) {
-			log_notice("privsep-user %s does not exist, using nobody",
-			    cfg->privsep_user);
-			pw = getpwnam("nobody");
-		}
-		if (pw == NULL || pw->pw_uid == 0)
-			fatalx("no unprivileged account for the pre-auth process");
+		if ((pw = privsep_account(cfg, 0)) == NULL)
+			preauth_refuse(s, "no unprivileged account (privsep-user)");
 		if (privsep_dir_ready(cfg->privsep_dir) == -1 ||
 		    chroot(cfg->privsep_dir) == -1 || chdir("/") == -1)
-			fatal("chroot %s", cfg->privsep_dir);
+			preauth_refuse(s, "cannot chroot to privsep-dir");
 		if (priv_drop(pw->pw_uid, pw->pw_gid, NULL) == -1)
-			exit(1);
+			preauth_refuse(s, "cannot drop privileges");
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		fatal("prctl no_new_privs");
+		preauth_refuse(s, "prctl no_new_privs failed");
 }
 
 static void __attribute__((noreturn))
@@ -115,7 +159,7 @@ preauth_child(const struct config *cfg, struct session *s, int fd)
 	struct handoff_msg	 h;
 	const char		*pending;
 
-	preauth_confine(cfg);
+	preauth_confine(cfg, s);
 	s->priv_fd = fd;
 	if (s->apop_stamp != NULL)
 		io_printf(&s->io, "+OK %s %s\r\n", cfg->greeting, s->apop_stamp);
@@ -167,6 +211,16 @@ method_allowed(const struct config *cfg, const struct session *s,
 	return 0;
 }
 
+/* A CRAM-MD5 challenge must carry this session's nonce: "<NONCE." */
+static int
+challenge_ours(const struct session *s, const char *challenge)
+{
+	size_t	 n = strlen(s->nonce);
+
+	return challenge[0] == '<' && strncmp(challenge + 1, s->nonce, n) == 0 &&
+	    challenge[n + 1] == '.';
+}
+
 static enum auth_result
 privsep_decide(const struct config *cfg, const struct session *s,
     struct cred_msg *m, struct auth_user *user, const char **reason)
@@ -183,7 +237,9 @@ privsep_decide(const struct config *cfg, const struct session *s,
 	    m->challenge;
 	req.rhost = s->client_addr;
 	if (!name_valid(m->user, m->user_len) ||
-	    !method_allowed(cfg, s, req.method)) {
+	    !method_allowed(cfg, s, req.method) ||
+	    (req.method == AUTH_METHOD_CRAM_MD5 && !challenge_ours(s,
+	    m->challenge))) {
 		auth_backend(cfg->auth[0])->dummy(cfg, &req);
 		*reason = "invalid name or method";
 		return AUTH_FAIL;
@@ -229,10 +285,12 @@ privsep_fail_wait(const struct config *cfg, const struct timespec *start)
 static void __attribute__((noreturn))
 privsep_end(pid_t child, int code)
 {
-	int	 status;
+	int	 status = 0;
 
 	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
 		;
+	if (code == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		code = 1;
 	exit(code);
 }
 

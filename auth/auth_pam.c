@@ -267,6 +267,7 @@ auth_pam_config_check(const struct config *cfg)
 {
 	static const char *const dirs[] = { "/etc/pam.d", "/usr/lib/pam.d" };
 	const char	*svc = cfg->pam_service;
+	struct stat	 st;
 	char		 path[PATH_MAX];
 	size_t		 i;
 
@@ -282,7 +283,9 @@ auth_pam_config_check(const struct config *cfg)
 		if (access(path, R_OK) == 0)
 			return 0;
 	}
-	if (access("/etc/pam.conf", R_OK) == 0) {
+	/* pam(8): with /etc/pam.d present, /etc/pam.conf is ignored. */
+	if (stat("/etc/pam.d", &st) == -1 && access("/etc/pam.conf",
+	    R_OK) == 0) {
 		log_warnx("note: no /etc/pam.d/%s; /etc/pam.conf decides",
 		    svc);
 		return 0;

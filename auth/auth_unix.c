@@ -48,7 +48,8 @@ auth_unix_expired(const struct spwd *sp)
 {
 	long	 today = (long)(time(NULL) / (24 * 60 * 60));
 
-	if (sp->sp_expire > 0 && today >= sp->sp_expire)
+	/* -1 (empty field) is "never"; 0 is 1 January 1970 (chage -E 0). */
+	if (sp->sp_expire >= 0 && today >= sp->sp_expire)
 		return 1;
 	if (sp->sp_lstchg == 0)
 		return 1;

@@ -104,8 +104,8 @@ sasl_cram_md5(struct session *s)
 	enum reply	 r;
 	int		 n;
 
-	n = snprintf(challenge, sizeof(challenge), "<%u.%lld@%s>",
-	    arc4random(), (long long)time(NULL), s->hostname);
+	n = snprintf(challenge, sizeof(challenge), "<%s.%u@%s>", s->nonce,
+	    ++s->challenges, s->hostname);
 	if (n < 0 || (size_t)n >= sizeof(challenge) ||
 	    b64_ntop((unsigned char *)challenge, (size_t)n, b64,
 	    sizeof(b64)) < 0)

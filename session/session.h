@@ -80,6 +80,8 @@ struct session {
 	const char		*apop_stamp;	/* NULL: APOP off */
 	int			 sasl_offered;	/* SASL_* that work here */
 	const char		*hostname;	/* for CRAM-MD5 challenges */
+	char			 nonce[64];	/* root's, per session */
+	unsigned		 challenges;	/* CRAM-MD5 challenges made */
 
 	/* TRANSACTION (mail user) */
 	struct maildrop		 md;
