@@ -15,6 +15,7 @@
 #include "log.h"
 #include "maildrop.h"
 #include "auth.h"
+#include "onlogin.h"
 
 #define CONFIG_LINE_MAX	4096
 
@@ -55,11 +56,11 @@ static const struct key keys[] = {
 	{ "file-uid",		K_ID,     F(file_uid),		0, 0, "", 1 },
 	{ "file-gid",		K_ID,     F(file_gid),		0, 0, "", 1 },
 	{ "maildrop",		K_MAILDROP, F(maildrop),	0, 0, DEFAULT_MAILDROP, 1 },
-	{ "onlogin",		K_ARGV,   F(onlogin),		0, 0, "", 0 },
-	{ "onlogin-wait",	K_BOOL,   F(onlogin_wait),	0, 0, "yes", 0 },
-	{ "onlogin-timeout",	K_NUM,    F(onlogin_timeout),	1, 86400, "30", 0 },
-	{ "onlogin-user",	K_OPTSTR, F(onlogin_user),	0, 0, "", 0 },
-	{ "onlogin-failure",	K_FAILURE, F(onlogin_failure),	0, 0, "ignore", 0 },
+	{ "onlogin",		K_ARGV,   F(onlogin),		0, 0, "", 1 },
+	{ "onlogin-wait",	K_BOOL,   F(onlogin_wait),	0, 0, "yes", 1 },
+	{ "onlogin-timeout",	K_NUM,    F(onlogin_timeout),	1, 86400, "30", 1 },
+	{ "onlogin-user",	K_OPTSTR, F(onlogin_user),	0, 0, "", 1 },
+	{ "onlogin-failure",	K_FAILURE, F(onlogin_failure),	0, 0, "ignore", 1 },
 	/* RFC 1939 §3: an autologout timer of at least 10 minutes. */
 	{ "timeout",		K_NUM,    F(timeout),		1, 86400, "600", 1 },
 	{ "greeting",		K_STR,    F(greeting),		0, 0, "POP3 server ready", 1 },
@@ -475,6 +476,7 @@ config_check(const struct config *c, int full)
 		log_warnx("privsep-dir: must be an absolute path");
 		problems++;
 	}
+	problems += onlogin_config_check(c);
 	if (c->apop && !auth_has_plain_secrets(c)) {
 		log_warnx("apop: needs a backend with {PLAIN} secrets");
 		problems++;

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "log.h"
 #include "maildrop.h"
+#include "onlogin.h"
 #include "priv.h"
 #include "privsep.h"
 #include "session.h"
@@ -264,6 +265,34 @@ keep_root_parent(void)
 	exit(0);
 }
 
+/* SPEC: after authentication, before the maildrop is opened and locked. */
+static enum onlogin_result
+run_onlogin(const struct config *cfg, const struct session *s,
+    const struct auth_user *user, enum auth_method method,
+    const struct maildrop_ops *ops, const char *path)
+{
+	struct onlogin_info	 oi;
+	char			 spec[PATH_MAX + 16];
+	int			 n;
+
+	n = snprintf(spec, sizeof(spec), "%s:%s", ops->name, path);
+	if (n < 0 || (size_t)n >= sizeof(spec))
+		return ONLOGIN_DENY_TEMP;
+	memset(&oi, 0, sizeof(oi));
+	oi.user = user->name;
+	oi.home = user->home;
+	oi.maildrop = spec;
+	oi.uid = user->uid;
+	oi.gid = user->gid;
+	oi.system_user = user->system_user;
+	oi.client_addr = s->client_addr;
+	oi.client_port = s->client_port;
+	oi.server_addr = s->server_addr;
+	oi.server_port = s->server_port;
+	oi.method = auth_method_name(method);
+	return onlogin_run(cfg, &oi);
+}
+
 static void __attribute__((noreturn))
 serve(const struct config *cfg)
 {
@@ -286,7 +315,11 @@ serve(const struct config *cfg)
 		(void)io_flush(&s.io);
 		exit(1);
 	}
-	/* The onlogin hook runs here (hooks/, a later issue). */
+	if (run_onlogin(cfg, &s, &user, method, ops, path) != ONLOGIN_GO) {
+		session_reply(&s, RP_ONLOGIN);
+		(void)io_flush(&s.io);
+		exit(1);
+	}
 	if (getuid() == 0) {
 		if (backend_needs_end(&user))
 			keep_root_parent();

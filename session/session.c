@@ -41,6 +41,8 @@ static const struct reply_row replies[] = {
 	[RP_HTTP]	= { "-ERR This is a POP3 server", 0, 1 },
 	[RP_INTERNAL]	= { "-ERR [SYS/TEMP] Internal error", 0, 1 },
 	/* RFC 2449 §8.1.2 */
+	/* The onlogin program said no (SPEC: exit 75, or onlogin-failure). */
+	[RP_ONLOGIN]	= { "-ERR [SYS/TEMP] Login refused, try again later", 0, 1 },
 	[RP_LOGIN_DELAY] = { "-ERR [LOGIN-DELAY] Minimum time between logins not reached", 0, 1 },
 };
 

@@ -50,6 +50,7 @@ enum reply {
 	RP_HTTP,
 	RP_INTERNAL,
 	RP_LOGIN_DELAY,
+	RP_ONLOGIN,
 };
 
 struct session;

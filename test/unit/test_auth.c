@@ -373,7 +373,7 @@ test_chain_file(void)
 	/* uid 0: refused with the right password unless allowed. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "rooty", "rootpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "uid 0 refused"));
+	CHECK(STREQ(why, "uid 0 or gid 0 refused"));
 	CHECK(au.name[0] == '\0');
 	CHECK(try(&cfg, AUTH_METHOD_USER, "rooty", "wrong", NULL, &au,
 	    &why) == AUTH_FAIL);

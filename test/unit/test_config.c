@@ -91,7 +91,7 @@ test_errors(void)
 		"auth = file, file\n", "auth = ldap\n", "auth =\n",
 		"apop = maybe\n", "sasl = LOGIN\n", "no equals sign\n",
 		"= value\n", "file-uid = -1\n", "max-failures = 0\n",
-		"tls = starttls\n", "onlogin = /bin/true\n",
+		"tls = starttls\n", "onlogin-failure = maybe\n",
 		"proxy-from = 127.0.0.1/8\n", "expire = soon\n",
 		"maildrop =\n",
 	};
