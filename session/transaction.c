@@ -3,6 +3,7 @@
  * user after the privilege drop.  Deletions are only marks until QUIT;
  * a dropped connection or a timeout commits nothing.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -273,6 +274,21 @@ const size_t transaction_ncommands =
     sizeof(transaction_commands) / sizeof(transaction_commands[0]);
 
 static void
+tr_hang_up(struct session *s)
+{
+	int	 fd;
+
+	(void)io_flush(&s->io);
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return;
+	(void)dup2(fd, s->io.in_fd);
+	(void)dup2(fd, s->io.out_fd);
+	if (fd != s->io.in_fd && fd != s->io.out_fd)
+		close(fd);
+	s->io.failed = 1;
+}
+
+static void
 tr_log_logout(struct session *s, const char *user)
 {
 	uint64_t kept = 0, kept_octets = 0, size;
@@ -320,6 +336,11 @@ transaction_run(struct session *s, const struct auth_user *u,
 	}
 	io_printf(&s->io, "+OK Logged in\r\n");
 	session_run(s, transaction_commands, transaction_ncommands);
+	/*
+	 * Hang up before the logout line: counting the kept octets may read
+	 * every maildir message, and the client must not wait for that.
+	 */
+	tr_hang_up(s);
 	tr_log_logout(s, user);
 	ops->close(&s->md);
 	free(s->deleted);
