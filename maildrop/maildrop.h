@@ -58,6 +58,12 @@ struct maildrop_ops {
 
 struct maildrop {
 	const struct maildrop_ops *ops;
+	/*
+	 * Set by the session before open: the user's home, where a format
+	 * may keep state it cannot keep beside the maildrop (mbox's recovery
+	 * record when the spool directory is not writable).  NULL: none.
+	 */
+	const char	*home;
 	size_t		 count;
 	void		*priv;		/* the format's own state */
 };

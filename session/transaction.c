@@ -323,6 +323,7 @@ transaction_run(struct session *s, const struct auth_user *u,
 		return;
 	}
 	s->md.ops = ops;
+	s->md.home = u->home;
 	r = md_reply(ops->open(&s->md, path));
 	if (r == RP_OK && (s->deleted = calloc(s->md.count + 1, 1)) == NULL) {
 		ops->close(&s->md);

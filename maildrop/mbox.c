@@ -1,0 +1,296 @@
+/*
+ * The mbox maildrop format: the maildrop_ops row (maildrop.h).  How the
+ * parts fit is in mbox.h; what it promises is in docs/mbox.md.
+ *
+ * Everything here runs as the mail user after the privilege drop, never
+ * as root (SECURITY.md item 18).  At open, the file is opened without
+ * following a symlink and without blocking on a FIFO, checked (regular,
+ * ours, one link), scanned once under the MDA locks, and the MDA locks
+ * are released again; the messages are then served from the open
+ * descriptor.  Nothing is ever written into a message.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mbox.h"
+
+/* How often the file may be replaced between open and lock. */
+#define MBOX_OPEN_TRIES	3
+#define MBOX_RETRY	(-1)
+
+static int
+mbox_paths(struct mbox *mb, const char *path, const char *home)
+{
+	struct passwd	*pw;
+	char		*slash;
+
+	if (path[0] != '/' ||
+	    strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path) ||
+	    strlcpy(mb->dir, path, sizeof(mb->dir)) >= sizeof(mb->dir))
+		return -1;
+	if (snprintf(mb->lockpath, sizeof(mb->lockpath), "%s.lock", path) >=
+	    (int)sizeof(mb->lockpath))
+		return -1;
+	slash = strrchr(mb->dir, '/');
+	if (slash[1] == '\0')
+		return -1;
+	if (slash == mb->dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (home != NULL && home[0] != '\0')
+		(void)strlcpy(mb->home, home, sizeof(mb->home));
+	else if ((pw = getpwuid(geteuid())) != NULL && pw->pw_dir != NULL)
+		(void)strlcpy(mb->home, pw->pw_dir, sizeof(mb->home));
+	return 0;
+}
+
+/* SECURITY.md items 19, 20: only a regular file of ours with one link. */
+static enum md_status
+mbox_check(const struct mbox *mb, const struct stat *sb)
+{
+	if (!S_ISREG(sb->st_mode)) {
+		log_warnx("%s: not a regular file, refused", mb->path);
+		return MD_PERM;
+	}
+	if (sb->st_uid != geteuid()) {
+		log_warnx("%s: owned by uid %lu, not by uid %lu, refused",
+		    mb->path, (unsigned long)sb->st_uid,
+		    (unsigned long)geteuid());
+		return MD_PERM;
+	}
+	if (sb->st_nlink != 1) {
+		log_warnx("%s: has %lu links, refused", mb->path,
+		    (unsigned long)sb->st_nlink);
+		return MD_PERM;
+	}
+	return MD_OK;
+}
+
+static enum md_status
+mbox_open_file(struct mbox *mb)
+{
+	struct stat	 sb;
+	int		 fl, e;
+
+	/*
+	 * Read-write, for the commit and for a write lock; a mailbox the
+	 * user may only read is served read-only, and a commit with
+	 * deletions then fails with [SYS/PERM].
+	 */
+	fl = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	mb->rdonly = 0;
+	mb->fd = open(mb->path, O_RDWR | fl);
+	if (mb->fd == -1 && (errno == EACCES || errno == EROFS)) {
+		mb->fd = open(mb->path, O_RDONLY | fl);
+		mb->rdonly = 1;
+	}
+	if (mb->fd == -1) {
+		e = errno;
+		if (e == ENOENT)
+			return MD_OK;	/* empty maildrop; never created */
+		if (e == ELOOP) {
+			log_warnx("%s: is a symbolic link, refused", mb->path);
+			return MD_PERM;
+		}
+		log_warn("%s: open", mb->path);
+		return e == EACCES || e == EPERM || e == ENOTDIR ||
+		    e == ENXIO || e == EISDIR ? MD_PERM : MD_TEMP;
+	}
+	if (fstat(mb->fd, &sb) == -1) {
+		log_warn("%s: fstat", mb->path);
+		return MD_TEMP;
+	}
+	if ((e = mbox_check(mb, &sb)) != MD_OK)
+		return e;
+	/* O_NONBLOCK was only for the open of a FIFO. */
+	if ((fl = fcntl(mb->fd, F_GETFL)) == -1 ||
+	    fcntl(mb->fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		log_warn("%s: fcntl", mb->path);
+		return MD_TEMP;
+	}
+	mb->dev = sb.st_dev;
+	mb->ino = sb.st_ino;
+	return MD_OK;
+}
+
+int
+mbox_same_file(const struct mbox *mb)
+{
+	struct stat	 sb;
+
+	return lstat(mb->path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_dev == mb->dev && sb.st_ino == mb->ino;
+}
+
+static int
+mbox_load(struct mbox *mb)
+{
+	struct mbox_scan	 s;
+	struct stat		 sb;
+	enum mbox_scan_error	 e;
+	int			 r;
+
+	if ((r = mbox_journal_recover(mb)) == -1)
+		return MD_TEMP;
+	if (!mbox_same_file(mb))
+		return MBOX_RETRY;
+	if (fstat(mb->fd, &sb) == -1) {
+		log_warn("%s: fstat", mb->path);
+		return MD_TEMP;
+	}
+	if (mbox_check(mb, &sb) != MD_OK)
+		return MD_PERM;
+	e = mbox_scan_fd(mb->fd, (uint64_t)sb.st_size, MAILDROP_MAX_MESSAGES,
+	    &s, &mb->resume);
+	if (e == MBOX_SCAN_OK && mbox_scan_number_dups(s.msgs, s.count) == -1)
+		e = MBOX_SCAN_NOMEM;
+	if (e != MBOX_SCAN_OK) {
+		free(s.msgs);
+		log_warnx("%s: %s", mb->path, mbox_scan_strerror(e));
+		return e == MBOX_SCAN_NOMEM || e == MBOX_SCAN_IO ?
+		    MD_TEMP : MD_PERM;
+	}
+	mb->msgs = s.msgs;
+	mb->count = s.count;
+	mb->scanned = (uint64_t)sb.st_size;
+	return MD_OK;
+}
+
+static void
+mbox_release(struct mbox *mb)
+{
+	mbox_unlock(mb);
+	mbox_unlock_session(mb);
+	if (mb->fd != -1)
+		(void)close(mb->fd);
+	mb->fd = -1;
+}
+
+static void
+mbox_close(struct maildrop *md)
+{
+	struct mbox	*mb = md->priv;
+
+	if (mb == NULL)
+		return;
+	mbox_release(mb);
+	free(mb->msgs);
+	free(mb);
+	md->priv = NULL;
+	md->count = 0;
+}
+
+static enum md_status
+mbox_open_locked(struct maildrop *md, const char *path);
+
+/*
+ * A failed open keeps nothing (no descriptor, no lock, no memory), so a
+ * caller need not call close after it; calling close is harmless.
+ */
+static enum md_status
+mbox_open(struct maildrop *md, const char *path)
+{
+	enum md_status	 st;
+
+	if ((st = mbox_open_locked(md, path)) != MD_OK)
+		mbox_close(md);
+	return st;
+}
+
+static enum md_status
+mbox_open_locked(struct maildrop *md, const char *path)
+{
+	struct mbox	*mb;
+	int		 st, tries;
+
+	md->count = 0;
+	md->priv = NULL;
+	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
+		log_warn("%s", __func__);
+		return MD_TEMP;
+	}
+	mb->fd = -1;
+	mb->sessfd = -1;
+	md->priv = mb;
+	if (mbox_paths(mb, path, md->home) == -1) {
+		log_warnx("%s: bad mbox path", __func__);
+		return MD_PERM;
+	}
+	for (tries = 0; tries < MBOX_OPEN_TRIES; tries++) {
+		if ((st = mbox_open_file(mb)) != MD_OK || mb->fd == -1)
+			return st;
+		if ((st = mbox_lock_session(mb)) != MD_OK)
+			return st;
+		if ((st = mbox_lock(mb, F_RDLCK)) != MD_OK)
+			return st;
+		st = mbox_load(mb);
+		mbox_unlock(mb);
+		if (st != MBOX_RETRY)
+			break;
+		/* Replaced by another program between open and lock. */
+		mbox_release(mb);
+	}
+	if (tries == MBOX_OPEN_TRIES) {
+		log_warnx("%s: keeps being replaced", mb->path);
+		return MD_TEMP;
+	}
+	if (st == MD_OK)
+		md->count = mb->count;
+	return st;
+}
+
+static enum md_status
+mbox_size(struct maildrop *md, size_t i, uint64_t *size)
+{
+	struct mbox	*mb = md->priv;
+
+	if (i >= mb->count)
+		return MD_GONE;
+	*size = mb->msgs[i].size;
+	return MD_OK;
+}
+
+static enum md_status
+mbox_uid(struct maildrop *md, size_t i, char out[UID_MAX_LEN + 1])
+{
+	struct mbox	*mb = md->priv;
+
+	if (i >= mb->count)
+		return MD_GONE;
+	mbox_uid_format(&mb->msgs[i], out);
+	return MD_OK;
+}
+
+static enum md_status
+mbox_source(struct maildrop *md, size_t i, struct md_source *src)
+{
+	struct mbox	*mb = md->priv;
+
+	if (i >= mb->count)
+		return MD_GONE;
+	src->fd = mb->fd;
+	src->offset = mb->msgs[i].from + mb->msgs[i].fromlen;
+	src->length = mb->msgs[i].rawlen;
+	src->close_fd = 0;
+	return MD_OK;
+}
+
+const struct maildrop_ops mbox_ops = {
+	.name = "mbox",
+	.open = mbox_open,
+	.size = mbox_size,
+	.uid = mbox_uid,
+	.source = mbox_source,
+	.commit = mbox_commit,
+	.close = mbox_close,
+};

@@ -1,0 +1,203 @@
+/*
+ * The mbox maildrop, inside (docs/mbox.md explains the method).  Files:
+ *
+ *   mbox.c		the maildrop_ops row: open, size, uid, source, close
+ *   mbox_scan.c	the one-pass scanner: framing, POP3 sizes, digests
+ *   mbox_lock.c	session lock, dotlock (liblockfile) + fcntl lock
+ *   mbox_commit.c	QUIT: verification and the crash-safe rewrite
+ *   mbox_journal.c	the recovery record that makes the rewrite safe
+ *   mbox_io.c		the write-side system calls, with fault injection
+ */
+#ifndef POP3D_MBOX_H
+#define POP3D_MBOX_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <md5.h>
+
+#include "maildrop.h"
+
+/*
+ * Bytes of the From_ line and header that go into a message's digest
+ * (its UIDL): enough for the trace fields an MTA puts on top (Received,
+ * Delivered-To, Return-Path) that make two deliveries differ, small
+ * enough that hashing costs little next to reading the file.
+ */
+#define MBOX_HASH_CAP		1024
+/* Read size of the scan. */
+#define MBOX_BUFSZ		(256 * 1024)
+
+/* One message: 48 bytes, whatever the message size. */
+struct mbox_msg {
+	uint64_t	 from;		/* offset of the From_ line */
+	uint64_t	 rawlen;	/* stored octets served */
+	uint64_t	 size;		/* octets RETR sends (crlf.h) */
+	uint32_t	 fromlen;	/* the From_ line with its LF */
+	uint32_t	 dup;		/* earlier messages with this digest */
+	unsigned char	 digest[16];
+};
+
+/*
+ * The digest of a message: 128 bits from two independent 64-bit lanes
+ * (mbox_scan.c).  Not cryptographic, and need not be: ids are made
+ * unique by the duplicate counter, and a sender who crafts a collision
+ * only makes two of their own messages look alike (docs/mbox.md).  It
+ * runs at memory speed where MD5 cost a fifth of the scan.
+ */
+struct mbox_hash {
+	uint64_t	 a;
+	uint64_t	 b;
+	uint64_t	 len;
+	unsigned char	 tail[8];
+	unsigned	 ntail;
+};
+
+void	mbox_hash_init(struct mbox_hash *);
+void	mbox_hash_update(struct mbox_hash *, const void *, size_t);
+void	mbox_hash_final(struct mbox_hash *, unsigned char out[16]);
+
+enum mbox_scan_error {
+	MBOX_SCAN_OK = 0,
+	MBOX_SCAN_NOT_MBOX,	/* does not start with "From " */
+	MBOX_SCAN_TOO_MANY,	/* more than MAILDROP_MAX_MESSAGES */
+	MBOX_SCAN_LONG_FROM,	/* From_ line of 4 GiB or more */
+	MBOX_SCAN_NOMEM,
+	MBOX_SCAN_IO,		/* read error or file shorter than said */
+};
+
+/*
+ * The scanner is fed the file in blocks of any size; it keeps no byte of
+ * them, only this state, so the same state can be saved at the end of
+ * the scan and resumed at commit to look at mail appended since.
+ */
+struct mbox_scan {
+	struct mbox_msg	*msgs;
+	size_t		 count;
+	size_t		 cap;
+	size_t		 max;		/* MAILDROP_MAX_MESSAGES, or less */
+	enum mbox_scan_error error;
+	int		 probe;		/* stop at the first From_ line */
+	int		 stop;
+	uint64_t	 boundary;	/* probe: where it starts */
+
+	uint64_t	 off;		/* offset of the next byte */
+	uint64_t	 line_start;
+	uint64_t	 line_extra;	/* extra at line_start */
+	uint64_t	 prev_start;	/* the line before this one */
+	uint64_t	 prev_extra;
+	uint64_t	 extra;		/* octets RETR adds so far */
+	uint64_t	 cur_from;
+	uint64_t	 content;	/* start of the served bytes */
+	unsigned	 linepos;	/* bytes of this line seen, up to 5 */
+	unsigned char	 head[5];	/* those bytes */
+	unsigned	 prev_empty:1;	/* previous line was empty */
+	unsigned	 last_cr:1;
+	unsigned	 inmsg:1;
+	unsigned	 fromline:1;	/* in the From_ line */
+	unsigned	 hashing:1;
+	uint32_t	 hash_left;
+	struct mbox_hash hash;
+};
+
+void	mbox_scan_init(struct mbox_scan *, size_t max);
+void	mbox_scan_feed(struct mbox_scan *, const unsigned char *, size_t);
+/* Ends the last message at the current offset. */
+void	mbox_scan_finish(struct mbox_scan *);
+/* Numbers identical digests in file order (the UID suffix). */
+int	mbox_scan_number_dups(struct mbox_msg *, size_t);
+/* Formats a message's unique-id. */
+void	mbox_uid_format(const struct mbox_msg *, char out[UID_MAX_LEN + 1]);
+/* Scans fd from 0 to len; the state before finish is put in *resume. */
+enum mbox_scan_error mbox_scan_fd(int fd, uint64_t len, size_t max,
+	    struct mbox_scan *s, struct mbox_scan *resume);
+const char *mbox_scan_strerror(enum mbox_scan_error);
+
+/* The open maildrop. */
+struct mbox {
+	int		 fd;		/* -1: no file, empty maildrop */
+	int		 rdonly;
+	char		 path[4096];
+	char		 lockpath[4096 + 8];
+	char		 dir[4096];	/* the spool directory */
+	char		 home[4096];	/* fallback for the recovery record */
+	dev_t		 dev;
+	ino_t		 ino;
+	int		 sessfd;	/* session lock, -1 none */
+	int		 dotlocked;
+	int		 fcntl_locked;
+	struct mbox_msg	*msgs;
+	size_t		 count;
+	uint64_t	 scanned;	/* bytes scanned at open */
+	struct mbox_scan resume;	/* scanner state at `scanned` */
+};
+
+extern const struct maildrop_ops mbox_ops;
+
+/* mbox.c: is mb->path still the file we hold open? */
+int	mbox_same_file(const struct mbox *);
+
+/* mbox_lock.c */
+enum md_status mbox_lock_session(struct mbox *);
+/* Dotlock, then fcntl lock of `type` (F_RDLCK, F_WRLCK), both bounded. */
+enum md_status mbox_lock(struct mbox *, short type);
+void	mbox_unlock(struct mbox *);
+void	mbox_unlock_session(struct mbox *);
+
+/* mbox_journal.c: the recovery record of an in-place rewrite. */
+struct mbox_plan;
+/*
+ * Looks for a recovery record of this mbox and completes the rewrite it
+ * describes.  0: there was none; 1: one was applied; -1: error (logged;
+ * the mbox must not be touched).  Also removes our stale temp files.
+ */
+int	mbox_journal_recover(struct mbox *);
+/* Writes the record for the plan and applies it; 0 or -1 (logged). */
+int	mbox_journal_commit(struct mbox *, const struct mbox_plan *);
+
+/* mbox_commit.c */
+enum md_status mbox_commit(struct maildrop *, const unsigned char *);
+
+/*
+ * What a commit does: the file keeps [0, off0) and then gets, at off0,
+ * the kept messages after off0 and the mail that came after the scan.
+ * Each segment is a byte range of the current file, in order.
+ */
+struct mbox_seg {
+	uint64_t	 off;
+	uint64_t	 len;
+};
+struct mbox_plan {
+	uint64_t	 off0;
+	uint64_t	 size;		/* the file's size under the lock */
+	struct mbox_seg	*segs;
+	size_t		 nsegs;
+	uint64_t	 ndata;		/* sum of the segments */
+};
+
+/* Home directory used for the recovery record when the spool is not
+ * writable; the session sets it from the authentication backend.  When
+ * never set, the password database entry of the euid is used. */
+
+/*
+ * mbox_io.c: every call that changes a file during recovery and commit
+ * goes through these, so that a test can make the n-th one fail or kill
+ * the process (the fault-injection test of the commit).
+ */
+int	mbox_io_pwrite_all(int fd, const void *, size_t, off_t);
+int	mbox_io_fsync(int fd);
+int	mbox_io_ftruncate(int fd, off_t);
+int	mbox_io_renameat(int, const char *, int, const char *);
+int	mbox_io_unlinkat(int, const char *, int);
+int	mbox_io_openat(int, const char *, int, mode_t);
+/*
+ * Test hook: the n-th call from now (1-based) fails with errno err after
+ * writing half of its data (for a write), or when err is 0, the process
+ * kills itself with SIGKILL at that call, after half a write.  n = 0
+ * turns faults off.  mbox_io_calls() counts the calls since the last
+ * mbox_io_fault().
+ */
+void	mbox_io_fault(unsigned long n, int err);
+unsigned long mbox_io_calls(void);
+
+#endif
