@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "crlf.h"
 
 void
@@ -60,13 +62,45 @@ crlf_step(struct crlf_state *st, unsigned char c, char *out)
 	return n;
 }
 
+/*
+ * The bytes of a line after its first one, up to (not including) the next
+ * LF, need no change: they are taken as one run, and only the state the
+ * run leaves behind is updated.  Returns the run's length.
+ */
+static inline size_t
+crlf_run(struct crlf_state *st, const char *in, size_t inlen)
+{
+	const char	*lf = memchr(in, '\n', inlen);
+	size_t		 n = lf != NULL ? (size_t)(lf - in) : inlen;
+	size_t		 i;
+
+	if (n == 0)
+		return 0;
+	if (st->line_blank)
+		for (i = 0; i < n; i++)
+			if (in[i] != '\r') {
+				st->line_blank = 0;
+				break;
+			}
+	st->prev_cr = in[n - 1] == '\r';
+	return n;
+}
+
 size_t
 crlf_convert(struct crlf_state *st, const char *in, size_t inlen, char *out)
 {
-	size_t	 i, o = 0;
+	size_t	 i = 0, o = 0, n;
 
-	for (i = 0; i < inlen && !st->done; i++)
-		o += crlf_step(st, (unsigned char)in[i], out + o);
+	while (i < inlen && !st->done) {
+		if (!st->at_line_start &&
+		    (n = crlf_run(st, in + i, inlen - i)) > 0) {
+			memcpy(out + o, in + i, n);
+			i += n;
+			o += n;
+			continue;
+		}
+		o += crlf_step(st, (unsigned char)in[i++], out + o);
+	}
 	return o;
 }
 
@@ -74,10 +108,17 @@ uint64_t
 crlf_measure(struct crlf_state *st, const char *in, size_t inlen)
 {
 	uint64_t total = 0;
-	size_t	 i;
+	size_t	 i = 0, n;
 
-	for (i = 0; i < inlen && !st->done; i++)
-		total += crlf_step(st, (unsigned char)in[i], NULL);
+	while (i < inlen && !st->done) {
+		if (!st->at_line_start &&
+		    (n = crlf_run(st, in + i, inlen - i)) > 0) {
+			i += n;
+			total += n;
+			continue;
+		}
+		total += crlf_step(st, (unsigned char)in[i++], NULL);
+	}
 	return total;
 }
 
