@@ -26,19 +26,7 @@
 #include "auth.h"
 #include "log.h"
 
-static int	 failures;
-static int	 checks;
-
-#define CHECK(cond) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__,	\
-		    #cond);						\
-	}								\
-} while (0)
-
-#define STREQ(a, b)	((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0)
+#include "check.h"
 
 static char	 tmp[256];
 
@@ -317,36 +305,36 @@ test_chain_file(void)
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, "alice", "alicepw", NULL, &au,
 	    &why) == AUTH_OK);
-	CHECK(STREQ(why, "ok"));
-	CHECK(STREQ(au.name, "alice"));
+	CHECK_STREQ(why, "ok");
+	CHECK_STREQ(au.name, "alice");
 	CHECK(au.uid == 1001 && au.gid == 1001);
 	CHECK(au.system_user == 0);
-	CHECK(STREQ(au.home, "/home/alice"));
-	CHECK(STREQ(au.maildrop, "maildir:~/Maildir"));
-	CHECK(STREQ(au.backend, "file"));
+	CHECK_STREQ(au.home, "/home/alice");
+	CHECK_STREQ(au.maildrop, "maildir:~/Maildir");
+	CHECK_STREQ(au.backend, "file");
 	CHECK(try(&cfg, AUTH_METHOD_PLAIN, "alice", "alicepw", NULL, &au,
 	    &why) == AUTH_OK);
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, "alice", "alicepW", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	CHECK(au.name[0] == '\0' && au.backend == NULL);
 	/* The duplicate line's password does not count: the first wins. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "alice", "second", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	/* Names are exact. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "Alice", "alicepw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, "nobody-here", "x", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", "bobpw", NULL, &au, &why) ==
 	    AUTH_OK);
-	CHECK(au.uid == 1002 && STREQ(au.maildrop, ""));
+	CHECK(au.uid == 1002 && check_streq(au.maildrop, ""));
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", "bobpw ", NULL, &au,
 	    &why) == AUTH_FAIL);
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", "", NULL, &au, &why) ==
@@ -355,29 +343,29 @@ test_chain_file(void)
 	/* Disabled, even with the right password behind the '!'. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "carol", "carolpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "disabled"));
+	CHECK_STREQ(why, "disabled");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "hank", "hankpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "disabled"));
+	CHECK_STREQ(why, "disabled");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "judy", "", NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "disabled"));
+	CHECK_STREQ(why, "disabled");
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, "dave", "abcdef", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "malformed entry"));
+	CHECK_STREQ(why, "malformed entry");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "ivan", "ivanpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "malformed entry"));
+	CHECK_STREQ(why, "malformed entry");
 
 	/* uid 0: refused with the right password unless allowed. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "rooty", "rootpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "uid 0 or gid 0 refused"));
+	CHECK_STREQ(why, "uid 0 or gid 0 refused");
 	CHECK(au.name[0] == '\0');
 	CHECK(try(&cfg, AUTH_METHOD_USER, "rooty", "wrong", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	cfg.allow_root = 1;
 	CHECK(try(&cfg, AUTH_METHOD_USER, "rooty", "rootpw", NULL, &au,
 	    &why) == AUTH_OK);
@@ -387,7 +375,7 @@ test_chain_file(void)
 	/* Empty uid/gid: file-uid/file-gid, or no login at all. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "eve", "evepw", NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "no uid or gid"));
+	CHECK_STREQ(why, "no uid or gid");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "frank", "frankpw", NULL, &au,
 	    &why) == AUTH_FAIL);
 	cfg.file_uid = 5000;
@@ -396,7 +384,7 @@ test_chain_file(void)
 	cfg.file_gid = 5001;
 	CHECK(try(&cfg, AUTH_METHOD_USER, "eve", "evepw", NULL, &au, &why) ==
 	    AUTH_OK);
-	CHECK(au.uid == 5000 && au.gid == 5001 && STREQ(au.home, ""));
+	CHECK(au.uid == 5000 && au.gid == 5001 && check_streq(au.home, ""));
 	CHECK(try(&cfg, AUTH_METHOD_USER, "frank", "frankpw", NULL, &au,
 	    &why) == AUTH_OK);
 	CHECK(au.uid == 5000 && au.gid == 5001);
@@ -409,8 +397,8 @@ test_chain_file(void)
 	/* Dovecot's mail location maps onto the maildrop override. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "gina", "ginapw", NULL, &au,
 	    &why) == AUTH_OK);
-	CHECK(STREQ(au.maildrop, "mbox:/var/mail/%l"));
-	CHECK(STREQ(au.home, "/home/gina"));
+	CHECK_STREQ(au.maildrop, "mbox:/var/mail/%l");
+	CHECK_STREQ(au.home, "/home/gina");
 }
 
 static void
@@ -426,11 +414,11 @@ test_chain_digest(void)
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "mrose",
 	    "c4c9334bac560ecc979e58001b3e22fb", apop_ts, &au, &why) ==
 	    AUTH_OK);
-	CHECK(au.uid == 1012 && STREQ(au.name, "mrose"));
+	CHECK(au.uid == 1012 && check_streq(au.name, "mrose"));
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "mrose",
 	    "c4c9334bac560ecc979e58001b3e22fc", apop_ts, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	/* The plaintext itself is no APOP answer. */
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "mrose", "tanstaaf", apop_ts, &au,
 	    &why) == AUTH_FAIL);
@@ -445,20 +433,20 @@ test_chain_digest(void)
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "alice",
 	    "c4c9334bac560ecc979e58001b3e22fb", apop_ts, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "no plaintext secret"));
+	CHECK_STREQ(why, "no plaintext secret");
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "nobody-here",
 	    "c4c9334bac560ecc979e58001b3e22fb", apop_ts, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "carol",
 	    "c4c9334bac560ecc979e58001b3e22fb", apop_ts, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "disabled"));
+	CHECK_STREQ(why, "disabled");
 	/* Without a challenge the request is refused outright. */
 	CHECK(try(&cfg, AUTH_METHOD_APOP, "mrose",
 	    "c4c9334bac560ecc979e58001b3e22fb", NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "bad request"));
+	CHECK_STREQ(why, "bad request");
 }
 
 static void
@@ -472,25 +460,25 @@ test_chain_edges(void)
 	/* The root side re-checks what the pre-auth side sent. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "../alice", "alicepw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad request"));
+	CHECK_STREQ(why, "bad request");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "", "alicepw", NULL, &au, &why) ==
 	    AUTH_FAIL);
 	CHECK(try(&cfg, AUTH_METHOD_USER, NULL, "x", NULL, &au, &why) ==
 	    AUTH_FAIL);
 	CHECK(try(&cfg, AUTH_METHOD_USER, "alice", NULL, NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "bad request"));
+	CHECK_STREQ(why, "bad request");
 	CHECK(try(&cfg, (enum auth_method)42, "alice", "alicepw", NULL, &au,
 	    &why) == AUTH_FAIL);
 	memset(big, 'b', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", big, NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "bad request"));
+	CHECK_STREQ(why, "bad request");
 	big[AUTH_SECRET_MAX] = '\0';
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", big, NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 
 	/* No file: a temporary failure, never "unknown" to the next one. */
 	snprintf(path, sizeof(path), "%s/missing", tmp);
@@ -499,14 +487,14 @@ test_chain_edges(void)
 	cfg.nauth = 2;
 	CHECK(try(&cfg, AUTH_METHOD_USER, "root", "x", NULL, &au, &why) ==
 	    AUTH_TEMPFAIL);
-	CHECK(STREQ(why, "users file unreadable"));
+	CHECK_STREQ(why, "users file unreadable");
 
 	/* No backends configured: nobody is known. */
 	cfg = file_cfg(users_path);
 	cfg.nauth = 0;
 	CHECK(try(&cfg, AUTH_METHOD_USER, "alice", "alicepw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 }
 
 static void
@@ -529,14 +517,17 @@ test_plain_secrets(void)
 	cfg.nauth = 2;
 	CHECK(auth_has_plain_secrets(&cfg) == 1);
 
-	CHECK((b = auth_backend(AUTH_FILE)) != NULL && STREQ(b->name, "file"));
+	CHECK((b = auth_backend(AUTH_FILE)) != NULL &&
+	    check_streq(b->name, "file"));
 #if WITH_AUTH_UNIX
-	CHECK((b = auth_backend(AUTH_UNIX)) != NULL && STREQ(b->name, "unix"));
+	CHECK((b = auth_backend(AUTH_UNIX)) != NULL &&
+	    check_streq(b->name, "unix"));
 #else
 	CHECK(auth_backend(AUTH_UNIX) == NULL);
 #endif
 #if WITH_AUTH_PAM
-	CHECK((b = auth_backend(AUTH_PAM)) != NULL && STREQ(b->name, "pam"));
+	CHECK((b = auth_backend(AUTH_PAM)) != NULL &&
+	    check_streq(b->name, "pam"));
 	CHECK(b->end != NULL);
 #else
 	CHECK(auth_backend(AUTH_PAM) == NULL);
@@ -775,24 +766,24 @@ test_unix(void)
 
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_OK);
-	CHECK(STREQ(au.name, unix_user));
-	CHECK(STREQ(au.backend, "unix"));
+	CHECK_STREQ(au.name, unix_user);
+	CHECK_STREQ(au.backend, "unix");
 	CHECK(au.system_user == 1);
 	CHECK(pw != NULL && au.uid == pw->pw_uid && au.gid == pw->pw_gid);
-	CHECK(STREQ(au.home, "/nonexistent"));
-	CHECK(STREQ(au.maildrop, ""));
+	CHECK_STREQ(au.home, "/nonexistent");
+	CHECK_STREQ(au.maildrop, "");
 	CHECK(try(&cfg, AUTH_METHOD_PLAIN, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_OK);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpW", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	CHECK(try(&cfg, AUTH_METHOD_APOP, unix_user,
 	    "c4c9334bac560ecc979e58001b3e22fb", "<1.2@x>", &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "no plaintext secret"));
+	CHECK_STREQ(why, "no plaintext secret");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "p3dt-no-such-user", "x", NULL,
 	    &au, &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 
 	/* Timing: unknown user vs wrong password (dummy = default method). */
 	real = fail_time(&cfg, unix_user);
@@ -806,26 +797,26 @@ test_unix(void)
 	cfg.nauth = 2;
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_OK);
-	CHECK(STREQ(au.backend, "unix"));
+	CHECK_STREQ(au.backend, "unix");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", "bobpw", NULL, &au, &why) ==
 	    AUTH_OK);
-	CHECK(STREQ(au.backend, "file"));
+	CHECK_STREQ(au.backend, "file");
 	/* A wrong password in the first backend is final. */
 	cfg.auth[0] = AUTH_UNIX;
 	cfg.auth[1] = AUTH_FILE;
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "bobpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "bad password"));
+	CHECK_STREQ(why, "bad password");
 	CHECK(try(&cfg, AUTH_METHOD_USER, "bob", "bobpw", NULL, &au, &why) ==
 	    AUTH_OK);
-	CHECK(STREQ(au.backend, "file"));
+	CHECK_STREQ(au.backend, "file");
 	cfg.nauth = 1;
 
 	/* Locked: the right password does not help. */
 	CHECK(run("usermod -L %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "locked"));
+	CHECK_STREQ(why, "locked");
 	real = fail_time(&cfg, unix_user);
 	unknown = fail_time(&cfg, "p3dt-no-such-user");
 	CHECK(similar(real, unknown));
@@ -837,7 +828,7 @@ test_unix(void)
 	CHECK(run("chage -E 1 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "expired"));
+	CHECK_STREQ(why, "expired");
 	CHECK(run("chage -E -1 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_OK);
@@ -846,16 +837,16 @@ test_unix(void)
 	CHECK(run("chage -d 0 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "expired"));
+	CHECK_STREQ(why, "expired");
 	/* Password too old, and too old plus inactive. */
 	CHECK(run("chage -d 2000-01-01 -M 30 -I -1 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "expired"));
+	CHECK_STREQ(why, "expired");
 	CHECK(run("chage -I 5 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "expired"));
+	CHECK_STREQ(why, "expired");
 	CHECK(run("chage -d 2000-01-01 -M 99999 -I -1 %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_OK);
@@ -864,14 +855,14 @@ test_unix(void)
 	CHECK(run("usermod -p '' %s", unix_user) == 0);
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "", NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "locked"));
+	CHECK_STREQ(why, "locked");
 	CHECK(try(&cfg, AUTH_METHOD_USER, unix_user, "unixpw", NULL, &au,
 	    &why) == AUTH_FAIL);
 
 	/* uid 0 through the unix backend: refused by the chain. */
 	CHECK(try(&cfg, AUTH_METHOD_USER, "root", "x", NULL, &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(!STREQ(why, "unknown user"));
+	CHECK(!check_streq(why, "unknown user"));
 
 #if WITH_AUTH_PAM
 	/* PAM: only what needs no PAM stack; the rest is integration. */
@@ -879,11 +870,11 @@ test_unix(void)
 	cfg.pam_service = "pop3d-unit-test-none";
 	CHECK(try(&cfg, AUTH_METHOD_USER, "p3dt-no-such-user", "x", NULL,
 	    &au, &why) == AUTH_FAIL);
-	CHECK(STREQ(why, "unknown user"));
+	CHECK_STREQ(why, "unknown user");
 	CHECK(try(&cfg, AUTH_METHOD_CRAM_MD5, unix_user,
 	    "c4c9334bac560ecc979e58001b3e22fb", "<1.2@x>", &au, &why) ==
 	    AUTH_FAIL);
-	CHECK(STREQ(why, "no plaintext secret"));
+	CHECK_STREQ(why, "no plaintext secret");
 #endif
 	unix_cleanup();
 	CHECK(getpwnam("p3dt-no-such-user") == NULL);
@@ -927,6 +918,5 @@ main(void)
 #if WITH_AUTH_FILE && WITH_AUTH_UNIX
 	test_unix();
 #endif
-	printf("%d checks, %d failures\n", checks, failures);
-	return failures != 0;
+	CHECK_DONE();
 }

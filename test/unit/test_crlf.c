@@ -11,15 +11,7 @@
 
 #include "crlf.h"
 
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: %s: failed: %s\n", __FILE__,	\
-		    __LINE__, __func__, #cond);				\
-		failures++;						\
-	}								\
-} while (0)
+#include "check.h"
 
 struct buf {
 	char	*p;
@@ -95,7 +87,7 @@ convert(const char *in, size_t len, long long lines, int step)
 		fprintf(stderr, "measure %llu != convert %zu\n",
 		    (unsigned long long)measured, b.len);
 		dump("input", in, len);
-		failures++;
+		CHECK_FAIL();
 	}
 	return b;
 }
@@ -116,7 +108,7 @@ expect_n(int line, const char *in, size_t inlen, long long lines,
 			dump("input", in, inlen);
 			dump("want", want, wantlen);
 			dump("got", b.p, b.len);
-			failures++;
+			CHECK_FAIL();
 		}
 		free(b.p);
 	}
@@ -275,11 +267,11 @@ test_random(void)
 			dump("input", in, len);
 			dump("want", r.p, r.len);
 			dump("got", a.p, a.len);
-			failures++;
+			CHECK_FAIL();
 		}
 		free(a.p);
 		free(r.p);
-		if (failures > 10)
+		if (check_failures > 10)
 			break;
 	}
 }
@@ -336,10 +328,5 @@ main(void)
 	test_done();
 	test_big();
 	test_random();
-	if (failures) {
-		fprintf(stderr, "test_crlf: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_crlf: ok\n");
-	return 0;
+	CHECK_DONE();
 }

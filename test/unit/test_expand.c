@@ -9,6 +9,8 @@
 #include "build_config.h"
 #include "maildrop.h"
 
+#include "check.h"
+
 #if WITH_MAILDROP_MBOX
 const struct maildrop_ops mbox_ops = { .name = "mbox" };
 #endif
@@ -22,16 +24,6 @@ const struct maildrop_ops maildir_ops = { .name = "maildir" };
 #else
 #define FMT	"mbox"
 #endif
-
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: %s: failed: %s\n", __FILE__,	\
-		    __LINE__, __func__, #cond);				\
-		failures++;						\
-	}								\
-} while (0)
 
 /* Expects success with path `want` and format `fmt`. */
 static void
@@ -47,7 +39,7 @@ ok_n(int line, const char *spec, const char *user, const char *home,
 	    &err) != 0) {
 		fprintf(stderr, "%s:%d: \"%s\" user %s home %s: error \"%s\"\n",
 		    __FILE__, line, spec, user, home ? home : "(null)", err);
-		failures++;
+		CHECK_FAIL();
 		return;
 	}
 	if (strcmp(path, want) != 0 || ops == NULL ||
@@ -55,7 +47,7 @@ ok_n(int line, const char *spec, const char *user, const char *home,
 		fprintf(stderr, "%s:%d: \"%s\": got %s:%s, want %s:%s\n",
 		    __FILE__, line, spec, ops ? ops->name : "(null)", path,
 		    fmt, want);
-		failures++;
+		CHECK_FAIL();
 	}
 }
 
@@ -72,13 +64,13 @@ err_n(int line, const char *spec, const char *user, const char *home,
 	    &err) != -1) {
 		fprintf(stderr, "%s:%d: \"%s\": accepted as %s\n", __FILE__,
 		    line, spec, path);
-		failures++;
+		CHECK_FAIL();
 		return;
 	}
 	if (err == NULL || strcmp(err, want) != 0) {
 		fprintf(stderr, "%s:%d: \"%s\": error \"%s\", want \"%s\"\n",
 		    __FILE__, line, spec, err ? err : "(null)", want);
-		failures++;
+		CHECK_FAIL();
 	}
 }
 
@@ -226,12 +218,12 @@ test_length(void)
 	/* "/var/mail/alice" is 15 octets. */
 	memset(path, 'Z', sizeof(path));
 	CHECK(maildrop_expand(spec, "alice", "", &ops, path, 16, &err) == 0);
-	CHECK(strcmp(path, "/var/mail/alice") == 0);
+	CHECK_STREQ(path, "/var/mail/alice");
 	CHECK(path[16] == 'Z');
 	memset(path, 'Z', sizeof(path));
 	err = NULL;
 	CHECK(maildrop_expand(spec, "alice", "", &ops, path, 15, &err) == -1);
-	CHECK(err != NULL && strcmp(err, E_LONG) == 0);
+	CHECK_STREQ(err, E_LONG);
 	CHECK(path[15] == 'Z');
 	err_n(__LINE__, spec, "alice", "", 1, E_LONG);
 	err_n(__LINE__, spec, "alice", "", 0, E_LONG);
@@ -256,10 +248,5 @@ main(void)
 	test_escapes();
 	test_errors();
 	test_length();
-	if (failures) {
-		fprintf(stderr, "test_expand: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_expand: ok\n");
-	return 0;
+	CHECK_DONE();
 }

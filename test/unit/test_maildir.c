@@ -24,18 +24,11 @@
 #include "log.h"
 #include "maildir_priv.h"
 
+#include "check.h"
+
 extern const struct maildrop_ops maildir_ops;
 
-static int failures;
 static char base[PATH_MAX];
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: %s: failed: %s\n", __FILE__,	\
-		    __LINE__, __func__, #cond);				\
-		failures++;						\
-	}								\
-} while (0)
 
 static void
 die(const char *what)
@@ -188,12 +181,12 @@ check_uids_unique(struct maildrop *md)
 		strlcpy(u[i], uid_of(md, i), sizeof(u[i]));
 		if (!uid_ok(u[i])) {
 			fprintf(stderr, "bad uid \"%s\"\n", u[i]);
-			failures++;
+			CHECK_FAIL();
 		}
 		for (j = 0; j < i; j++)
 			if (strcmp(u[i], u[j]) == 0) {
 				fprintf(stderr, "uid %s twice\n", u[i]);
-				failures++;
+				CHECK_FAIL();
 			}
 	}
 	free(u);
@@ -244,11 +237,11 @@ test_order(void)
 		if (strcmp(name_of(&md, i), want[i]) != 0) {
 			fprintf(stderr, "order %zu: %s, want %s\n", i,
 			    name_of(&md, i), want[i]);
-			failures++;
+			CHECK_FAIL();
 		}
-	CHECK(strcmp(uid_of(&md, 0), "999.x") == 0);
-	CHECK(strcmp(uid_of(&md, 1), "1700000001.a.host") == 0);
-	CHECK(strcmp(uid_of(&md, 4), "noprefix") == 0);
+	CHECK_STREQ(uid_of(&md, 0), "999.x");
+	CHECK_STREQ(uid_of(&md, 1), "1700000001.a.host");
+	CHECK_STREQ(uid_of(&md, 4), "noprefix");
 	check_uids_unique(&md);
 	md.ops->close(&md);
 	CHECK(md.priv == NULL);
@@ -310,21 +303,21 @@ test_uids(void)
 					break;
 			if (k == nt) {
 				fprintf(stderr, "unknown message %s\n", name);
-				failures++;
+				CHECK_FAIL();
 				continue;
 			}
 			if (t[k].uid != NULL &&
 			    strcmp(uid_of(&md, i), t[k].uid) != 0) {
 				fprintf(stderr, "uid of %s: %s, want %s\n",
 				    t[k].rel, uid_of(&md, i), t[k].uid);
-				failures++;
+				CHECK_FAIL();
 			}
 			/* Stable from one session to the next. */
 			if (round == 0)
 				strlcpy(first[k], uid_of(&md, i),
 				    sizeof(first[k]));
 			else
-				CHECK(strcmp(first[k], uid_of(&md, i)) == 0);
+				CHECK_STREQ(first[k], uid_of(&md, i));
 		}
 		check_uids_unique(&md);
 		md.ops->close(&md);
@@ -398,7 +391,7 @@ test_sizes(void)
 		if (size != want) {
 			fprintf(stderr, "size of %zu: %llu, want %llu\n", i,
 			    (unsigned long long)size, (unsigned long long)want);
-			failures++;
+			CHECK_FAIL();
 		}
 		/* And what RETR would send from source() agrees. */
 		c = content(&md, i, &len);
@@ -446,7 +439,7 @@ test_commit(void)
 	CHECK(mdopen(&md, p) == MD_OK);
 	CHECK(md.count == 6);
 	for (i = 0; i < md.count; i++)
-		CHECK(strcmp(name_of(&md, i), strchr(files[i], '/') + 1) == 0);
+		CHECK_STREQ(name_of(&md, i), strchr(files[i], '/') + 1);
 	/* Already gone (another client): the others are still deleted. */
 	CHECK(unlink(at("commit", "new/6.f")) == 0);
 	/* Delivered during the session: kept. */
@@ -457,7 +450,7 @@ test_commit(void)
 		if (gone("commit", files[i]) != del[i]) {
 			fprintf(stderr, "%s: %s\n", files[i], del[i] ?
 			    "not deleted" : "deleted");
-			failures++;
+			CHECK_FAIL();
 		}
 	CHECK(!gone("commit", "new/7.g"));
 	CHECK(!gone("commit", "tmp"));
@@ -506,7 +499,7 @@ test_vanish(void)
 	CHECK(md.ops->size(&md, 3, &size) == MD_GONE);
 	CHECK(md.ops->source(&md, 3, &src) == MD_GONE);
 	CHECK(md.ops->size(&md, 4, &size) == MD_OK && size == 6);
-	CHECK(strcmp(name_of(&md, 4), "5.ok") == 0);
+	CHECK_STREQ(name_of(&md, 4), "5.ok");
 	md.ops->close(&md);
 }
 
@@ -525,16 +518,16 @@ test_moved(void)
 	put("moved", "cur/12.d.h:2,S");
 	CHECK(mdopen(&md, p) == MD_OK);
 	CHECK(md.count == 4);
-	CHECK(strcmp(uid_of(&md, 0), "10.m.h") == 0);
+	CHECK_STREQ(uid_of(&md, 0), "10.m.h");
 	CHECK(rename(at("moved", "new/10.m.h"),
 	    at("moved", "cur/10.m.h:2,S")) == 0);
-	CHECK(strcmp(name_of(&md, 0), "10.m.h") == 0);
-	CHECK(strcmp(uid_of(&md, 0), "10.m.h") == 0);
+	CHECK_STREQ(name_of(&md, 0), "10.m.h");
+	CHECK_STREQ(uid_of(&md, 0), "10.m.h");
 	CHECK(md.ops->size(&md, 0, &size) == MD_OK && size == 8);
 	/* And again, a flag change in cur/. */
 	CHECK(rename(at("moved", "cur/10.m.h:2,S"),
 	    at("moved", "cur/10.m.h:2,RS")) == 0);
-	CHECK(strcmp(name_of(&md, 0), "10.m.h") == 0);
+	CHECK_STREQ(name_of(&md, 0), "10.m.h");
 	CHECK(rename(at("moved", "cur/11.f.h:2,"),
 	    at("moved", "cur/11.f.h:2,T")) == 0);
 	/* A shared unique part is never looked for: it could be the other. */
@@ -578,7 +571,7 @@ test_moved_many(void)
 	CHECK(utimensat(AT_FDCWD, at("many", "cur"), old, 0) == 0);
 	for (i = 0; i < 10; i++) {
 		snprintf(a, sizeof(a), "%zu.m", 100 + i);
-		CHECK(strcmp(name_of(&md, i), a) == 0);
+		CHECK_STREQ(name_of(&md, i), a);
 	}
 	/* cur/ changes again: listed again, the rest are found. */
 	for (i = 10; i < 20; i++) {
@@ -590,8 +583,8 @@ test_moved_many(void)
 	CHECK(utimensat(AT_FDCWD, at("many", "cur"), old, 0) == 0);
 	for (i = 10; i < 20; i++) {
 		snprintf(a, sizeof(a), "%zu.m", 100 + i);
-		CHECK(strcmp(name_of(&md, i), a) == 0);
-		CHECK(strcmp(uid_of(&md, i), a) == 0);
+		CHECK_STREQ(name_of(&md, i), a);
+		CHECK_STREQ(uid_of(&md, i), a);
 	}
 	md.ops->close(&md);
 }
@@ -784,12 +777,9 @@ main(void)
 	test_lock();
 	test_missing();
 	test_refused();
-	if (failures) {
-		fprintf(stderr, "test_maildir: %d failure(s), files kept in "
-		    "%s\n", failures, base);
-		return 1;
-	}
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	printf("test_maildir: ok\n");
-	return 0;
+	if (check_failures)
+		fprintf(stderr, "test_maildir: files kept in %s\n", base);
+	else
+		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	CHECK_DONE();
 }

@@ -42,20 +42,13 @@
 #include "spawn.h"
 #include "xio.h"
 
+#include "check.h"
+
 #define NOBODY		65534
 #define REPORT_MAX	(64 * 1024)
 
-static int failures;
 static char dir[1024];		/* scratch directory, 0755 */
 static char probe[1040];	/* a copy of this binary in it */
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: %s: failed: %s\n", __FILE__,	\
-		    __LINE__, __func__, #cond);				\
-		failures++;						\
-	}								\
-} while (0)
 
 /* ------------------------------------------------------------------ */
 /* The probe side. */
@@ -293,7 +286,7 @@ run_probe(struct spawn *sp, char **envp, int *wstatus)
 	if ((pid = spawn_start(sp, &out, &st)) == -1) {
 		fprintf(stderr, "spawn_start: %s: %s\n", spawn_stage_name(st),
 		    strerror(errno));
-		failures++;
+		CHECK_FAIL();
 		return NULL;
 	}
 	report = slurp(out);
@@ -326,7 +319,7 @@ test_env(void)
 	CHECK(has_line(r, "env=POP3_USER=alice"));
 	CHECK(has_line(r, "env=PATH=/usr/bin:/bin"));
 	CHECK(count_lines(r, "env=LD_PRELOAD") == 0);
-	CHECK(field(r, "argv", v, sizeof(v)) != NULL && strcmp(v, probe) == 0);
+	CHECK_STREQ(field(r, "argv", v, sizeof(v)), probe);
 	free(r);
 	unsetenv("LD_PRELOAD");
 	unsetenv("IFS");
@@ -437,10 +430,8 @@ test_signals(void)
 	(void)signal(SIGTERM, SIG_DFL);
 	if (r == NULL)
 		return;
-	CHECK(field(r, "SigBlk", v, sizeof(v)) != NULL &&
-	    strcmp(v, "0000000000000000") == 0);
-	CHECK(field(r, "SigIgn", v, sizeof(v)) != NULL &&
-	    strcmp(v, "0000000000000000") == 0);
+	CHECK_STREQ(field(r, "SigBlk", v, sizeof(v)), "0000000000000000");
+	CHECK_STREQ(field(r, "SigIgn", v, sizeof(v)), "0000000000000000");
 	free(r);
 }
 
@@ -455,12 +446,11 @@ test_session(void)
 	if ((r = run_probe(&sp, env_min, &st)) == NULL)
 		return;
 	CHECK(field(r, "pid", pid, sizeof(pid)) != NULL);
-	CHECK(field(r, "pgid", v, sizeof(v)) != NULL && strcmp(v, pid) == 0);
-	CHECK(field(r, "sid", v, sizeof(v)) != NULL && strcmp(v, pid) == 0);
+	CHECK_STREQ(field(r, "pgid", v, sizeof(v)), pid);
+	CHECK_STREQ(field(r, "sid", v, sizeof(v)), pid);
 	CHECK(atol(pid) != (long)getpgrp());
-	CHECK(field(r, "umask", v, sizeof(v)) != NULL &&
-	    strcmp(v, "0077") == 0);
-	CHECK(field(r, "cwd", v, sizeof(v)) != NULL && strcmp(v, "/") == 0);
+	CHECK_STREQ(field(r, "umask", v, sizeof(v)), "0077");
+	CHECK_STREQ(field(r, "cwd", v, sizeof(v)), "/");
 	free(r);
 }
 
@@ -484,20 +474,16 @@ test_identity(void)
 	CHECK(setgroups(1, g) == 0);
 	if (r == NULL)
 		return;
-	CHECK(field(r, "uid", v, sizeof(v)) != NULL &&
-	    strcmp(v, "65534 65534 65534") == 0);
-	CHECK(field(r, "gid", v, sizeof(v)) != NULL &&
-	    strcmp(v, "65534 65534 65534") == 0);
-	CHECK(field(r, "groups", v, sizeof(v)) != NULL &&
-	    strcmp(v, "65534") == 0);
+	CHECK_STREQ(field(r, "uid", v, sizeof(v)), "65534 65534 65534");
+	CHECK_STREQ(field(r, "gid", v, sizeof(v)), "65534 65534 65534");
+	CHECK_STREQ(field(r, "groups", v, sizeof(v)), "65534");
 	free(r);
 
 	/* Not switching when not asked: stays root. */
 	sp.switch_user = 0;
 	if ((r = run_probe(&sp, env_min, &st)) == NULL)
 		return;
-	CHECK(field(r, "uid", v, sizeof(v)) != NULL &&
-	    strcmp(v, "0 0 0") == 0);
+	CHECK_STREQ(field(r, "uid", v, sizeof(v)), "0 0 0");
 	free(r);
 }
 
@@ -1035,10 +1021,5 @@ main(int argc, char **argv)
 	test_onlogin_not_root();
 	test_onlogin_config_check();
 	cleanup();
-	if (failures != 0) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("all spawn and onlogin tests passed\n");
-	return 0;
+	CHECK_DONE();
 }

@@ -18,19 +18,7 @@
 #include "names.h"
 #include "users_file.h"
 
-static int	 failures;
-static int	 checks;
-
-#define CHECK(cond) do {						\
-	checks++;							\
-	if (!(cond)) {							\
-		failures++;						\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__,	\
-		    #cond);						\
-	}								\
-} while (0)
-
-#define STREQ(a, b)	((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0)
+#include "check.h"
 
 /* The parser cuts the line up in place: hand it a private copy. */
 static char	 linebuf[3 * USERS_LINE_MAX];
@@ -105,13 +93,13 @@ test_full_line(void)
 	CHECK(parse("alice@example.org:{PLAIN}s3cret:1000:1001:Alice A:"
 	    "/home/alice:/bin/sh:maildrop=maildir:~/Maildir", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.name, "alice@example.org"));
+	CHECK_STREQ(e.name, "alice@example.org");
 	CHECK(e.pw == USERS_PW_PLAIN);
-	CHECK(STREQ(e.secret, "s3cret"));
+	CHECK_STREQ(e.secret, "s3cret");
 	CHECK(e.uid == 1000);
 	CHECK(e.gid == 1001);
-	CHECK(STREQ(e.home, "/home/alice"));
-	CHECK(STREQ(e.maildrop, "maildir:~/Maildir"));
+	CHECK_STREQ(e.home, "/home/alice");
+	CHECK_STREQ(e.maildrop, "maildir:~/Maildir");
 	CHECK(e.notes == 0);
 	CHECK(e.unknown == NULL);
 	CHECK(e.error == NULL);
@@ -123,17 +111,17 @@ test_omitted_fields(void)
 	struct users_entry e;
 
 	CHECK(parse("bob", &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.name, "bob"));
+	CHECK_STREQ(e.name, "bob");
 	CHECK(e.pw == USERS_PW_DISABLED);
 	CHECK(e.uid == -1 && e.gid == -1);
-	CHECK(STREQ(e.home, ""));
+	CHECK_STREQ(e.home, "");
 	CHECK(e.maildrop == NULL);
 
 	CHECK(parse("bob:", &e) == USERS_LINE_ENTRY);
 	CHECK(e.pw == USERS_PW_DISABLED);
 
 	CHECK(parse("bob:{PLAIN}pw", &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_PLAIN && STREQ(e.secret, "pw"));
+	CHECK(e.pw == USERS_PW_PLAIN && check_streq(e.secret, "pw"));
 	CHECK(e.uid == -1 && e.gid == -1);
 
 	CHECK(parse("bob:{PLAIN}pw:42", &e) == USERS_LINE_ENTRY);
@@ -144,13 +132,13 @@ test_omitted_fields(void)
 
 	CHECK(parse("bob:{PLAIN}pw:1:2:", &e) == USERS_LINE_ENTRY);
 	CHECK(parse("bob:{PLAIN}pw:1:2::", &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.home, ""));
+	CHECK_STREQ(e.home, "");
 	CHECK(parse("bob:{PLAIN}pw:1:2:::", &e) == USERS_LINE_ENTRY);
 	CHECK(parse("bob:{PLAIN}pw:1:2::::", &e) == USERS_LINE_ENTRY);
 	CHECK(e.maildrop == NULL && e.notes == 0);
 	CHECK(parse("bob:{PLAIN}pw:1:2::/h:/bin/false", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.home, "/h"));
+	CHECK_STREQ(e.home, "/h");
 }
 
 static void
@@ -166,7 +154,8 @@ test_crypt_forms(void)
 	make_hash("$5$", "pw", s5, sizeof(s5));
 
 	CHECK(parse_pw(y, &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_CRYPT && STREQ(e.secret, y) && e.notes == 0);
+	CHECK(e.pw == USERS_PW_CRYPT && check_streq(e.secret, y) &&
+	    e.notes == 0);
 	CHECK(parse_pw(s6, &e) == USERS_LINE_ENTRY && e.notes == 0);
 	CHECK(parse_pw(b2, &e) == USERS_LINE_ENTRY && e.notes == 0);
 	/* md5crypt and sha256crypt: libxcrypt calls them legacy. */
@@ -180,10 +169,11 @@ test_crypt_forms(void)
 
 	snprintf(line, sizeof(line), "{CRYPT}%s", y);
 	CHECK(parse_pw(line, &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_CRYPT && STREQ(e.secret, y) && e.notes == 0);
+	CHECK(e.pw == USERS_PW_CRYPT && check_streq(e.secret, y) &&
+	    e.notes == 0);
 	snprintf(line, sizeof(line), "{SHA512-CRYPT}%s", s6);
 	CHECK(parse_pw(line, &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.secret, s6) && e.notes == 0);
+	CHECK(check_streq(e.secret, s6) && e.notes == 0);
 	snprintf(line, sizeof(line), "{sha512-crypt}%s", s6);
 	CHECK(parse_pw(line, &e) == USERS_LINE_ENTRY && e.notes == 0);
 	snprintf(line, sizeof(line), "{BLF-CRYPT}%s", b2);
@@ -206,18 +196,18 @@ test_plain_forms(void)
 	struct users_entry e;
 
 	CHECK(parse_pw("{PLAIN}secret", &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_PLAIN && STREQ(e.secret, "secret"));
+	CHECK(e.pw == USERS_PW_PLAIN && check_streq(e.secret, "secret"));
 	CHECK(parse_pw("{plain}secret", &e) == USERS_LINE_ENTRY);
 	CHECK(e.pw == USERS_PW_PLAIN);
 	CHECK(parse_pw("{CLEARTEXT}secret", &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_PLAIN && STREQ(e.secret, "secret"));
+	CHECK(e.pw == USERS_PW_PLAIN && check_streq(e.secret, "secret"));
 	CHECK(parse_pw("{CLEAR}sec ret", &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_PLAIN && STREQ(e.secret, "sec ret"));
+	CHECK(e.pw == USERS_PW_PLAIN && check_streq(e.secret, "sec ret"));
 	/* A plaintext "!" is a password, not a lock. */
 	CHECK(parse_pw("{PLAIN}!x", &e) == USERS_LINE_ENTRY);
-	CHECK(e.pw == USERS_PW_PLAIN && STREQ(e.secret, "!x"));
+	CHECK(e.pw == USERS_PW_PLAIN && check_streq(e.secret, "!x"));
 	CHECK(parse_pw("{PLAIN}{x}", &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.secret, "{x}"));
+	CHECK_STREQ(e.secret, "{x}");
 	/* An empty plaintext disables. */
 	CHECK(parse_pw("{PLAIN}", &e) == USERS_LINE_ENTRY);
 	CHECK(e.pw == USERS_PW_DISABLED);
@@ -259,12 +249,12 @@ test_bad_passwords(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK(parse_pw(bad[i], &e) == USERS_LINE_BAD);
 		/* The line still names its user, who is then refused. */
-		CHECK(STREQ(e.name, "u"));
+		CHECK_STREQ(e.name, "u");
 		CHECK(e.error != NULL);
 		CHECK(e.pw == USERS_PW_DISABLED && e.secret == NULL);
 	}
 	CHECK(parse_pw("{SSHA}abcd", &e) == USERS_LINE_BAD);
-	CHECK(STREQ(e.error, "unsupported password scheme"));
+	CHECK_STREQ(e.error, "unsupported password scheme");
 }
 
 static void
@@ -288,11 +278,11 @@ test_ids(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(line, sizeof(line), "u:{PLAIN}p:%s:1", bad[i]);
 		CHECK(parse(line, &e) == USERS_LINE_BAD);
-		CHECK(STREQ(e.error, "bad uid"));
-		CHECK(STREQ(e.name, "u"));
+		CHECK_STREQ(e.error, "bad uid");
+		CHECK_STREQ(e.name, "u");
 		snprintf(line, sizeof(line), "u:{PLAIN}p:1:%s", bad[i]);
 		CHECK(parse(line, &e) == USERS_LINE_BAD);
-		CHECK(STREQ(e.error, "bad gid"));
+		CHECK_STREQ(e.error, "bad gid");
 	}
 }
 
@@ -302,9 +292,9 @@ test_home(void)
 	struct users_entry e;
 
 	CHECK(parse("u:{PLAIN}p:1:1::/:", &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.home, "/"));
+	CHECK_STREQ(e.home, "/");
 	CHECK(parse("u:{PLAIN}p:1:1::/home/u", &e) == USERS_LINE_ENTRY);
-	CHECK(STREQ(e.home, "/home/u"));
+	CHECK_STREQ(e.home, "/home/u");
 	CHECK(parse("u:{PLAIN}p:1:1::home/u", &e) == USERS_LINE_BAD);
 	CHECK(parse("u:{PLAIN}p:1:1::~/u", &e) == USERS_LINE_BAD);
 	/* gecos and shell are ignored, whatever they hold. */
@@ -319,18 +309,18 @@ test_extra(void)
 
 	CHECK(parse("u:{PLAIN}p:1:1::::maildrop=mbox:/var/mail/%u", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.maildrop, "mbox:/var/mail/%u"));
+	CHECK_STREQ(e.maildrop, "mbox:/var/mail/%u");
 	/* Colons inside the extra field belong to it. */
 	CHECK(parse("u:{PLAIN}p:1:1::::maildrop=maildir:/a:b", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.maildrop, "maildir:/a:b"));
+	CHECK_STREQ(e.maildrop, "maildir:/a:b");
 	CHECK(parse("u:{PLAIN}p:1:1::::  \tmaildrop=maildir:~/M  \t ", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.maildrop, "maildir:~/M") && e.notes == 0);
+	CHECK(check_streq(e.maildrop, "maildir:~/M") && e.notes == 0);
 
 	CHECK(parse("u:{PLAIN}p:1:1::::maildrop=mh:/x", &e) ==
 	    USERS_LINE_BAD);
-	CHECK(STREQ(e.error, "maildrop format must be mbox or maildir"));
+	CHECK_STREQ(e.error, "maildrop format must be mbox or maildir");
 	CHECK(parse("u:{PLAIN}p:1:1::::maildrop=mbox:", &e) ==
 	    USERS_LINE_BAD);
 	CHECK(parse("u:{PLAIN}p:1:1::::maildrop=/var/mail/u", &e) ==
@@ -343,10 +333,10 @@ test_extra(void)
 	CHECK(parse("u:{PLAIN}p:1:1::::quota_rule=*:storage=1G foo=bar "
 	    "maildrop=mbox:/m", &e) == USERS_LINE_ENTRY);
 	CHECK(e.notes == USERS_NOTE_UNKNOWN);
-	CHECK(STREQ(e.unknown, "quota_rule"));
-	CHECK(STREQ(e.maildrop, "mbox:/m"));
+	CHECK_STREQ(e.unknown, "quota_rule");
+	CHECK_STREQ(e.maildrop, "mbox:/m");
 	CHECK(parse("u:{PLAIN}p:1:1::::flag", &e) == USERS_LINE_ENTRY);
-	CHECK(e.notes == USERS_NOTE_UNKNOWN && STREQ(e.unknown, "flag"));
+	CHECK(e.notes == USERS_NOTE_UNKNOWN && check_streq(e.unknown, "flag"));
 	/* nopassword is not honoured: the password is still checked. */
 	CHECK(parse("u:{PLAIN}p:1:1::::nopassword=y", &e) ==
 	    USERS_LINE_ENTRY);
@@ -355,7 +345,7 @@ test_extra(void)
 	/* A restriction we cannot enforce refuses the entry. */
 	CHECK(parse("u:{PLAIN}p:1:1::::allow_nets=10.0.0.0/8", &e) ==
 	    USERS_LINE_BAD);
-	CHECK(STREQ(e.name, "u"));
+	CHECK_STREQ(e.name, "u");
 	CHECK(parse("u:{PLAIN}p:1:1::::allow_real_nets=::1", &e) ==
 	    USERS_LINE_BAD);
 }
@@ -404,8 +394,8 @@ test_dovecot_mail(void)
 			continue;
 		}
 		CHECK(parse(line, &e) == USERS_LINE_ENTRY);
-		CHECK(STREQ(e.maildrop, cases[i].want));
-		if (!STREQ(e.maildrop, cases[i].want))
+		CHECK_STREQ(e.maildrop, cases[i].want);
+		if (!check_streq(e.maildrop, cases[i].want))
 			fprintf(stderr, "  case %zu: got %s\n", i,
 			    e.maildrop ? e.maildrop : "(null)");
 		CHECK(e.notes == 0);
@@ -429,11 +419,11 @@ test_names(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK(parse(bad[i], &e) == USERS_LINE_BAD);
 		CHECK(e.name == NULL);
-		CHECK(STREQ(e.error, "bad user name"));
+		CHECK_STREQ(e.error, "bad user name");
 	}
 	CHECK(parse("Alice.B_c+d=e-f@mail.example.org:{PLAIN}p", &e) ==
 	    USERS_LINE_ENTRY);
-	CHECK(STREQ(e.name, "Alice.B_c+d=e-f@mail.example.org"));
+	CHECK_STREQ(e.name, "Alice.B_c+d=e-f@mail.example.org");
 	CHECK(parse("_svc:{PLAIN}p", &e) == USERS_LINE_ENTRY);
 
 	/* NAME_MAX_LEN octets are fine, one more is not. */
@@ -455,13 +445,13 @@ test_control_and_long(void)
 	size_t		 n;
 
 	CHECK(parse("alice:{PLAIN}a\001b:1:1", &e) == USERS_LINE_BAD);
-	CHECK(STREQ(e.name, "alice"));
-	CHECK(STREQ(e.error, "control character in line"));
+	CHECK_STREQ(e.name, "alice");
+	CHECK_STREQ(e.error, "control character in line");
 	CHECK(parse("alice:{PLAIN}ab:1:1::/h\177", &e) == USERS_LINE_BAD);
 	CHECK(parse("alice:{PLAIN}ab:1:1\r", &e) == USERS_LINE_BAD);
 	CHECK(parse_len("alice:{PLAIN}a\0b:1:1", 19, &e) == USERS_LINE_BAD);
-	CHECK(STREQ(e.name, "alice"));
-	CHECK(STREQ(e.error, "control character in line"));
+	CHECK_STREQ(e.name, "alice");
+	CHECK_STREQ(e.error, "control character in line");
 	CHECK(parse_len("ali\0ce:{PLAIN}ab", 16, &e) == USERS_LINE_BAD);
 	CHECK(e.name == NULL);
 	/* A TAB is fine (it separates extra fields). */
@@ -479,8 +469,8 @@ test_control_and_long(void)
 	memset(big + n, 'x', USERS_LINE_MAX + 1 - n);
 	big[USERS_LINE_MAX + 1] = '\0';
 	CHECK(parse(big, &e) == USERS_LINE_BAD);
-	CHECK(STREQ(e.name, "alice"));
-	CHECK(STREQ(e.error, "line too long"));
+	CHECK_STREQ(e.name, "alice");
+	CHECK_STREQ(e.error, "line too long");
 	/* Too long without any colon: nobody to attribute it to. */
 	memset(big, 'a', USERS_LINE_MAX + 1);
 	big[USERS_LINE_MAX + 1] = '\0';
@@ -543,11 +533,11 @@ test_reader(const char *dir)
 
 	CHECK(users_file_open(&r, path) == 0);
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 1 && STREQ(line, "a") && r.lineno == 1);
+	CHECK(len == 1 && check_streq(line, "a") && r.lineno == 1);
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 1 && STREQ(line, "b") && r.lineno == 2);
+	CHECK(len == 1 && check_streq(line, "b") && r.lineno == 2);
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 0 && STREQ(line, "") && r.lineno == 3);
+	CHECK(len == 0 && check_streq(line, "") && r.lineno == 3);
 	CHECK(users_file_next(&r, &line, &len) == 1);
 	CHECK(len == USERS_LINE_MAX + 1 && r.lineno == 4);
 	CHECK(strlen(line) == USERS_LINE_MAX + 1);
@@ -556,14 +546,14 @@ test_reader(const char *dir)
 			break;
 	CHECK(i == len);
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 1 && STREQ(line, "c") && r.lineno == 5);
+	CHECK(len == 1 && check_streq(line, "c") && r.lineno == 5);
 	CHECK(users_file_next(&r, &line, &len) == 1);
 	CHECK(len == USERS_LINE_MAX && r.lineno == 6);
 	CHECK(strlen(line) == USERS_LINE_MAX && line[len - 1] == 'M');
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 2 && STREQ(line, "d\r") && r.lineno == 7);
+	CHECK(len == 2 && check_streq(line, "d\r") && r.lineno == 7);
 	CHECK(users_file_next(&r, &line, &len) == 1);
-	CHECK(len == 1 && STREQ(line, "e") && r.lineno == 8);
+	CHECK(len == 1 && check_streq(line, "e") && r.lineno == 8);
 	CHECK(users_file_next(&r, &line, &len) == 0);
 	CHECK(users_file_next(&r, &line, &len) == 0);
 	users_file_close(&r);
@@ -620,6 +610,5 @@ main(void)
 	test_control_and_long();
 	test_reader(dir);
 	(void)rmdir(dir);
-	printf("%d checks, %d failures\n", checks, failures);
-	return failures != 0;
+	CHECK_DONE();
 }
