@@ -203,6 +203,8 @@ session_setup(const struct config *cfg, struct session *s,
     struct endpoints *ep, char *host, size_t hostlen, char *stamp,
     size_t stamplen)
 {
+	int	 plain;
+
 	memset(s, 0, sizeof(*s));
 	io_init(&s->io, 0, 1, (int)cfg->timeout);
 	s->cfg = cfg;
@@ -217,12 +219,15 @@ session_setup(const struct config *cfg, struct session *s,
 	if (gethostname(host, hostlen) == -1 || host[0] == '\0')
 		strlcpy(host, "localhost", hostlen);
 	s->hostname = host;
+	/* Asked only when needed: it may read the whole users file. */
+	plain = ((cfg->sasl & SASL_CRAM_MD5) || cfg->apop) &&
+	    auth_has_plain_secrets(cfg);
 	if (cfg->sasl & SASL_PLAIN)
 		s->sasl_offered |= SASL_PLAIN;
-	if ((cfg->sasl & SASL_CRAM_MD5) && auth_has_plain_secrets(cfg))
+	if ((cfg->sasl & SASL_CRAM_MD5) && plain)
 		s->sasl_offered |= SASL_CRAM_MD5;
 	make_nonce(s->nonce, sizeof(s->nonce), stamp, stamplen, host);
-	if (cfg->apop && auth_has_plain_secrets(cfg))
+	if (cfg->apop && plain)
 		s->apop_stamp = stamp;
 }
 
