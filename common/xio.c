@@ -66,6 +66,29 @@ pread_full(int fd, void *buf, size_t len, off_t off)
 }
 
 ssize_t
+pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char	*p = buf;
+	size_t		 done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, p + done, len - done, off + (off_t)done);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
 write_all_timeout(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const char	*p = buf;

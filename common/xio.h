@@ -13,6 +13,8 @@ ssize_t	write_all(int fd, const void *buf, size_t len);
 ssize_t	read_full(int fd, void *buf, size_t len);
 /* pread until len bytes or EOF. */
 ssize_t	pread_full(int fd, void *buf, size_t len, off_t off);
+/* pwrite all of buf at off; -1 on error (EIO for a write of 0). */
+ssize_t	pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 
 /*

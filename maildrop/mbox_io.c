@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mbox.h"
+#include "xio.h"
 
 static unsigned long	 io_calls;
 static unsigned long	 io_fault_at;
@@ -52,26 +53,14 @@ io_fault(void)
 	return 1;
 }
 
-/* A loop around pwrite(2), which xio.h does not have. */
+/* pwrite_all(), through the fault counter. */
 int
 mbox_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char	*p = buf;
-	ssize_t		 n;
-
 	io_calls++;
 	if (io_fault_at != 0 && io_calls == io_fault_at) {
 		/* Half the data reaches the file, as with a full disk. */
-		size_t	 half = len / 2;
-
-		while (half > 0) {
-			n = pwrite(fd, p, half, off);
-			if (n <= 0)
-				break;
-			p += n;
-			off += n;
-			half -= (size_t)n;
-		}
+		(void)pwrite_all(fd, buf, len / 2, off);
 		if (io_fault_errno == 0) {
 			(void)raise(SIGKILL);
 			_exit(137);
@@ -79,22 +68,7 @@ mbox_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		errno = io_fault_errno;
 		return -1;
 	}
-	while (len > 0) {
-		n = pwrite(fd, p, len, off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return pwrite_all(fd, buf, len, off) == -1 ? -1 : 0;
 }
 
 int
