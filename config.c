@@ -76,6 +76,11 @@ static const struct key keys[] = {
 	{ "pam-service",	K_STR,    F(pam_service),	0, 0, "pop3d", 1 },
 	{ "privsep-user",	K_STR,    F(privsep_user),	0, 0, "pop3d", 1 },
 	{ "privsep-dir",	K_STR,    F(privsep_dir),	0, 0, "/run/pop3d/empty", 1 },
+	/*
+	 * pop3d's own per-maildrop state (statedir.c).  Empty: the mode's
+	 * default, /var/lib/pop3d as root, ~/.local/state/pop3d rootless.
+	 */
+	{ "state-dir",		K_OPTSTR, F(state_dir),		0, 0, "", 1 },
 	{ "max-failures",	K_NUM,    F(max_failures),	1, 100, "3", 1 },
 	{ "fail-delay",		K_NUM,    F(fail_delay),	0, 60, "1", 1 },
 	/* Refuse uid 0 logins unless asked (SECURITY.md item 25). */
@@ -474,6 +479,10 @@ config_check(const struct config *c, int full)
 	}
 	if (c->privsep_dir[0] != '/') {
 		log_warnx("privsep-dir: must be an absolute path");
+		problems++;
+	}
+	if (c->state_dir != NULL && c->state_dir[0] != '/') {
+		log_warnx("state-dir: must be an absolute path");
 		problems++;
 	}
 	problems += onlogin_config_check(c);

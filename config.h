@@ -46,6 +46,7 @@ struct config {
 	char		*pam_service;
 	char		*privsep_user;
 	char		*privsep_dir;
+	char		*state_dir;	/* NULL: the mode's default */
 	long long	 max_failures;
 	long long	 fail_delay;
 	int		 allow_root;

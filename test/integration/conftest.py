@@ -136,6 +136,8 @@ class Area:
         self.users_file = self.path / "users"
         self.mail = self.path / "mail"
         self.homes = self.path / "home"
+        # pop3d's state-dir (made by pop3d itself, as root, at login).
+        self.state = self.path / "state"
         for d in (self.mail, self.homes):
             d.mkdir(mode=0o755)
         self.users = {}
@@ -195,6 +197,7 @@ class Area:
             "auth-file": str(self.users_file),
             "maildrop": "maildir:%s/%%u" % self.mail,
             "fail-delay": "0",
+            "state-dir": str(self.state),
         }
 
     def argv(self, pop3d_bin, options=None, debug=True):
