@@ -45,7 +45,9 @@
 #include "onlogin.h"
 #include "priv.h"
 #include "privsep.h"
+#include "recover.h"
 #include "session.h"
+#include "statedir.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/pop3d.conf"
 #define MAX_OVERRIDES	64
@@ -55,6 +57,7 @@ struct options {
 	int		 file_given;
 	int		 debug;
 	int		 test;
+	int		 recover;
 	char		*overrides[MAX_OVERRIDES];
 	size_t		 noverrides;
 };
@@ -64,6 +67,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: pop3d [-d] [-f file] [-o key=value]...\n"
 	    "       pop3d -t [-f file] [-o key=value]...\n"
+	    "       pop3d -R [-f file] [-o key=value]...\n"
 	    "       pop3d -V\n");
 	exit(1);
 }
@@ -87,7 +91,7 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->file = DEFAULT_CONFIG;
-	while ((ch = getopt(argc, argv, "df:o:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "df:o:RtV")) != -1) {
 		switch (ch) {
 		case 'd':
 			o->debug = 1;
@@ -100,6 +104,9 @@ parse_options(int argc, char **argv, struct options *o)
 			if (o->noverrides == MAX_OVERRIDES)
 				usage();
 			o->overrides[o->noverrides++] = optarg;
+			break;
+		case 'R':
+			o->recover = 1;
 			break;
 		case 't':
 			o->test = 1;
@@ -274,7 +281,7 @@ keep_root_parent(void)
 static enum onlogin_result
 run_onlogin(const struct config *cfg, const struct session *s,
     const struct auth_user *user, enum auth_method method,
-    const struct maildrop_ops *ops, const char *path)
+    const struct maildrop_ops *ops, const char *path, const char *statedir)
 {
 	struct onlogin_info	 oi;
 	char			 spec[PATH_MAX + 16];
@@ -287,6 +294,7 @@ run_onlogin(const struct config *cfg, const struct session *s,
 	oi.user = user->name;
 	oi.home = user->home;
 	oi.maildrop = spec;
+	oi.state_dir = statedir;
 	oi.uid = user->uid;
 	oi.gid = user->gid;
 	oi.system_user = user->system_user;
@@ -296,6 +304,71 @@ run_onlogin(const struct config *cfg, const struct session *s,
 	oi.server_port = s->server_port;
 	oi.method = auth_method_name(method);
 	return onlogin_run(cfg, &oi);
+}
+
+/*
+ * The user's directory in state-dir, made and opened while we are still
+ * root (statedir.h): the session works in it through the descriptor.
+ * Without it a login cannot be served safely: [SYS/TEMP].
+ */
+static int
+open_state(const struct config *cfg, const struct auth_user *user,
+    char *dir, size_t dirlen)
+{
+	char	 base[PATH_MAX];
+	int	 fd;
+	uid_t	 uid = getuid() == 0 ? user->uid : getuid();
+	gid_t	 gid = getuid() == 0 ? user->gid : getgid();
+
+	if (statedir_base(cfg->state_dir, base, sizeof(base)) == -1 ||
+	    (fd = statedir_open(base, uid, gid)) == -1) {
+		log_warnx("login user=%s: no usable state-dir, not served",
+		    user->name);
+		return -1;
+	}
+	if (snprintf(dir, dirlen, "%s/%lu", base, (unsigned long)uid) >=
+	    (int)dirlen) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The watcher: a child of the session that holds nothing of the client
+ * and no lock, and waits for the session to end however it ends (the
+ * pipe's other end closes with the session).  It then finishes what the
+ * session left half done, at once: other readers of an mbox never see a
+ * half-rewritten file for longer than the rewrite takes (docs/mbox.md
+ * "Commit").  Runs as the mail user, like the session.
+ */
+static void
+start_watcher(const struct maildrop_ops *ops, int statefd, const char *path)
+{
+	char	 c;
+	int	 p[2], fd;
+	pid_t	 pid;
+
+	if (ops->recover == NULL)
+		return;
+	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		log_warn("watcher");
+		return;
+	}
+	if (pid != 0) {
+		(void)close(p[0]);
+		return;		/* p[1] stays open for the session's life */
+	}
+	(void)close(p[1]);
+	if ((fd = open("/dev/null", O_RDWR)) == -1 || dup2(fd, 0) == -1 ||
+	    dup2(fd, 1) == -1)
+		_exit(1);
+	if (fd > 2)
+		(void)close(fd);
+	while (read(p[0], &c, 1) == -1 && errno == EINTR)
+		continue;
+	(void)ops->recover(statefd, path);
+	_exit(0);
 }
 
 static void __attribute__((noreturn))
@@ -308,7 +381,8 @@ serve(const struct config *cfg)
 	const char		*err;
 	struct endpoints	 ep;
 	char			 host[256], stamp[512];
-	char			 path[PATH_MAX];
+	char			 path[PATH_MAX], statedir[PATH_MAX];
+	int			 statefd;
 
 	session_setup(cfg, &s, &ep, host, sizeof(host), stamp, sizeof(stamp));
 	log_info("connect from %s", ep.client_addr);
@@ -320,7 +394,14 @@ serve(const struct config *cfg)
 		(void)io_flush(&s.io);
 		exit(1);
 	}
-	if (run_onlogin(cfg, &s, &user, method, ops, path) != ONLOGIN_GO) {
+	if ((statefd = open_state(cfg, &user, statedir,
+	    sizeof(statedir))) == -1) {
+		session_reply(&s, RP_MD_TEMP);
+		(void)io_flush(&s.io);
+		exit(1);
+	}
+	if (run_onlogin(cfg, &s, &user, method, ops, path, statedir) !=
+	    ONLOGIN_GO) {
 		session_reply(&s, RP_ONLOGIN);
 		(void)io_flush(&s.io);
 		exit(1);
@@ -335,7 +416,8 @@ serve(const struct config *cfg)
 			exit(1);
 		}
 	}
-	transaction_run(&s, &user, ops, path);
+	start_watcher(ops, statefd, path);
+	transaction_run(&s, &user, ops, path, statefd);
 	exit(0);
 }
 
@@ -359,7 +441,7 @@ main(int argc, char **argv)
 
 	normalise_process();
 	parse_options(argc, argv, &o);
-	log_init(o.debug || o.test);
+	log_init(o.debug || o.test || o.recover);
 	config_defaults(&cfg);
 	problems = config_load(&cfg, o.file, o.file_given, o.overrides,
 	    o.noverrides);
@@ -372,6 +454,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "configuration OK\n");
 		config_free(&cfg);
 		return problems == 0 ? 0 : 1;
+	}
+	if (o.recover) {
+		problems = problems != 0 ? 1 : recover_all(&cfg);
+		config_free(&cfg);
+		return problems;
 	}
 	if (problems != 0)
 		refuse_client();

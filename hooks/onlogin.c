@@ -117,6 +117,7 @@ onlogin_env_build(struct onlogin_env *e, const struct onlogin_info *in)
 	    onlogin_env_id(e, "POP3_UID", (unsigned long)in->uid) == -1 ||
 	    onlogin_env_id(e, "POP3_GID", (unsigned long)in->gid) == -1 ||
 	    onlogin_env_str(e, "POP3_MAILDROP", in->maildrop) == -1 ||
+	    onlogin_env_str(e, "POP3_STATE_DIR", in->state_dir) == -1 ||
 	    onlogin_env_str(e, "POP3_CLIENT_ADDR", in->client_addr) == -1 ||
 	    onlogin_env_str(e, "POP3_CLIENT_PORT", in->client_port) == -1 ||
 	    onlogin_env_str(e, "POP3_SERVER_ADDR", in->server_addr) == -1 ||

@@ -22,6 +22,7 @@ struct onlogin_info {
 	const char	*user;		/* as authenticated, name_valid() */
 	const char	*home;		/* "" when the backend has none */
 	const char	*maildrop;	/* "FORMAT:PATH", expanded */
+	const char	*state_dir;	/* the user's STATE/UID */
 	uid_t		 uid;		/* the mail user */
 	gid_t		 gid;
 	int		 system_user;	/* groups by initgroups(user) */

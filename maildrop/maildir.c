@@ -8,7 +8,6 @@
  * so IMAP servers sharing the maildir see it as they left it.
  */
 #include <sys/types.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -24,6 +23,7 @@
 
 #include "log.h"
 #include "maildir_priv.h"
+#include "statedir.h"
 
 _Static_assert(sizeof(struct maildir_msg) == 16, "maildir_msg grew");
 
@@ -356,7 +356,8 @@ maildir_free(struct maildir *m)
 
 	if (m == NULL)
 		return;
-	/* Closing dirfd releases the session lock. */
+	if (m->lockfd != -1)
+		close(m->lockfd);
 	if (m->dirfd != -1)
 		close(m->dirfd);
 	for (i = 0; i < 2; i++)
@@ -370,31 +371,16 @@ maildir_free(struct maildir *m)
 }
 
 /*
- * One session at a time (PEERS.md: popa3d and Dovecot let two sessions
- * DELE and commit together): flock(2) on the maildir directory itself.
- * It creates no file and dies with the process, so a killed session
- * leaves no stale lock.  On NFS, Linux emulates flock with POSIX locks
- * that need a file open for writing, so it can fail with EBADF there; as
- * maildir deletions are idempotent (a second unlink finds ENOENT), the
- * session then goes on without exclusivity, with a log line.
+ * One session at a time (Dovecot and popa3d let two sessions DELE and
+ * commit together): the state directory's session lock, keyed by the
+ * maildir directory itself, which works across hosts on NFS where a
+ * flock(2) of a directory cannot.
  */
 static enum md_status
-maildir_lock(struct maildir *m)
+maildir_open_dir(struct maildir *m, const char *path, int statefd)
 {
-	if (flock(m->dirfd, LOCK_EX | LOCK_NB) == 0)
-		return MD_OK;
-	if (errno == EWOULDBLOCK) {
-		log_info("maildir %s: in use by another session", m->path);
-		return MD_IN_USE;
-	}
-	log_warn("maildir %s: flock, going on without a session lock",
-	    m->path);
-	return MD_OK;
-}
+	char	 key[STATEDIR_KEY_MAX];
 
-static enum md_status
-maildir_open_dir(struct maildir *m, const char *path)
-{
 	struct stat	 st;
 
 	if ((m->dirfd = open(path, MAILDIR_DIR_FLAGS)) == -1) {
@@ -417,15 +403,17 @@ maildir_open_dir(struct maildir *m, const char *path)
 		    (unsigned long)geteuid());
 		return MD_PERM;
 	}
-	return maildir_lock(m);
+	return maildrop_lock_session(statefd, m->dirfd, m->path, key,
+	    &m->lockfd);
 }
 
+/* A failed lock keeps nothing open. */
 static enum md_status
-maildir_open(struct maildrop *md, const char *path)
+maildir_lock_op(struct maildrop *md, const char *path)
 {
 	struct maildir	*m;
 	enum md_status	 rc;
-	size_t		 len = strlen(path), i;
+	size_t		 len = strlen(path);
 	char		 real[PATH_MAX], esc[PATH_MAX];
 
 	md->count = 0;
@@ -445,28 +433,37 @@ maildir_open(struct maildrop *md, const char *path)
 		log_warn("%s", __func__);
 		return MD_TEMP;
 	}
-	m->dirfd = m->subfd[0] = m->subfd[1] = -1;
+	m->dirfd = m->lockfd = m->subfd[0] = m->subfd[1] = -1;
 	memcpy(m->path, esc, strlen(esc) + 1);
-	if ((rc = maildir_open_dir(m, real)) != MD_OK)
-		goto fail;
+	if ((rc = maildir_open_dir(m, real, md->statefd)) != MD_OK) {
+		maildir_free(m);
+		return rc;
+	}
+	md->priv = m;
+	return MD_OK;
+}
+
+static enum md_status
+maildir_open(struct maildrop *md)
+{
+	struct maildir	*m = md->priv;
+	enum md_status	 rc;
+	size_t		 i;
+
 	if (m->dirfd != -1) {
 		if ((rc = maildir_scan(m, MAILDIR_NEW)) != MD_OK ||
 		    (rc = maildir_scan(m, MAILDIR_CUR)) != MD_OK)
-			goto fail;
+			return rc;
 		if (m->n > 1)
 			qsort_r(m->msgs, m->n, sizeof(*m->msgs),
 			    maildir_order, m->arena);
 		if ((rc = maildir_dups(m)) != MD_OK)
-			goto fail;
+			return rc;
 		for (i = 0; i < m->n; i++)
 			m->msgs[i].size = 0;	/* the sort key is done with */
 	}
 	md->count = m->n;
-	md->priv = m;
 	return MD_OK;
-fail:
-	maildir_free(m);
-	return rc;
 }
 
 static enum md_status
@@ -562,6 +559,7 @@ maildir_close(struct maildrop *md)
 
 const struct maildrop_ops maildir_ops = {
 	.name = "maildir",
+	.lock = maildir_lock_op,
 	.open = maildir_open,
 	.size = maildir_file_size,
 	.uid = maildir_uid,

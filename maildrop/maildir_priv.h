@@ -47,7 +47,8 @@ struct maildir_curlist {
 };
 
 struct maildir {
-	int		 dirfd;		/* the maildir; holds the flock */
+	int		 dirfd;		/* the maildir */
+	int		 lockfd;	/* the session lock (statedir.h) */
 	int		 subfd[2];	/* new/, cur/ */
 	struct maildir_msg *msgs;
 	size_t		 n, ncap;

@@ -37,9 +37,15 @@ struct maildrop;
 
 struct maildrop_ops {
 	const char	*name;		/* "mbox", "maildir" */
-	/* Locks for the session, scans; fills md->count. */
-	enum md_status	(*open)(struct maildrop *, const char *path);
-	/* Exact octets RETR sends before the final "." line. */
+	/*
+	 * Opens the maildrop (as the user: never created, never through a
+	 * symlink) and takes the session lock in md->statefd: MD_IN_USE
+	 * when another session holds it.  Nothing is read yet.
+	 */
+	enum md_status	(*lock)(struct maildrop *, const char *path);
+	/* After lock: scans; fills md->count. */
+	enum md_status	(*open)(struct maildrop *);
+	/* Exact octets of the message as the client stores it (CRLF). */
 	enum md_status	(*size)(struct maildrop *, size_t i, uint64_t *size);
 	/* NUL-terminated unique id, 1..UID_MAX_LEN printable octets. */
 	enum md_status	(*uid)(struct maildrop *, size_t i,
@@ -54,19 +60,38 @@ struct maildrop_ops {
 	enum md_status	(*commit)(struct maildrop *, const unsigned char *deleted);
 	/* Releases locks and memory; no change to the maildrop. */
 	void		(*close)(struct maildrop *);
+	/*
+	 * Outside any session, as the user: finishes what a session that
+	 * died left half done (mbox: an interrupted commit), unless another
+	 * session holds the maildrop.  NULL: the format leaves nothing so.
+	 */
+	enum md_status	(*recover)(int statefd, const char *path);
 };
 
 struct maildrop {
 	const struct maildrop_ops *ops;
 	/*
-	 * Set by the session before open: the user's home, where a format
-	 * may keep state it cannot keep beside the maildrop (mbox's recovery
-	 * record when the spool directory is not writable).  NULL: none.
+	 * Set by the session before lock: the user's directory in
+	 * state-dir (statedir.h), where a format keeps all it keeps about
+	 * the maildrop: the session lock, mbox's recovery record.
 	 */
-	const char	*home;
+	int		 statefd;
 	size_t		 count;
 	void		*priv;		/* the format's own state */
 };
+
+/* lock, then open: a failed one leaves nothing to close. */
+enum md_status maildrop_open(struct maildrop *, const char *path);
+
+/*
+ * The session lock of both formats (DESIGN.md "The session lock"): the
+ * key of the maildrop open on fd (statedir_key) into key, the lock into
+ * *lockfd.  MD_IN_USE when another session holds it; MD_TEMP (logged)
+ * when it cannot be taken, since going on without it could let two
+ * sessions serve and commit one maildrop.
+ */
+enum md_status maildrop_lock_session(int statefd, int fd, const char *what,
+	    char *key, int *lockfd);
 
 /* The format named `name` ("mbox", "maildir"), or NULL if not built. */
 const struct maildrop_ops *maildrop_format(const char *name, size_t len);

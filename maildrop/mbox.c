@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +27,14 @@
 #define MBOX_RETRY	(-1)
 
 static int
-mbox_paths(struct mbox *mb, const char *path, const char *home)
+mbox_paths(struct mbox *mb, const char *path)
 {
-	struct passwd	*pw;
-	char		*slash;
-
 	if (path[0] != '/' ||
-	    strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path) ||
-	    strlcpy(mb->dir, path, sizeof(mb->dir)) >= sizeof(mb->dir))
+	    strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path))
 		return -1;
 	if (snprintf(mb->lockpath, sizeof(mb->lockpath), "%s.lock", path) >=
 	    (int)sizeof(mb->lockpath))
 		return -1;
-	slash = strrchr(mb->dir, '/');
-	if (slash[1] == '\0')
-		return -1;
-	if (slash == mb->dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if (home != NULL && home[0] != '\0')
-		(void)strlcpy(mb->home, home, sizeof(mb->home));
-	else if ((pw = getpwuid(geteuid())) != NULL && pw->pw_dir != NULL)
-		(void)strlcpy(mb->home, pw->pw_dir, sizeof(mb->home));
 	return 0;
 }
 
@@ -132,6 +116,11 @@ mbox_same_file(const struct mbox *mb)
 	    sb.st_dev == mb->dev && sb.st_ino == mb->ino;
 }
 
+/*
+ * Under the MDA locks: finish an interrupted commit, then scan.  The
+ * locks are write locks when there is a record to finish, since that
+ * rewrites the file.
+ */
 static int
 mbox_load(struct mbox *mb)
 {
@@ -140,18 +129,25 @@ mbox_load(struct mbox *mb)
 	enum mbox_scan_error	 e;
 	int			 r;
 
-	if ((r = mbox_journal_recover(mb)) == -1)
+	if ((r = mbox_journal_exists(mb)) == -1)
 		return MD_TEMP;
-	if (!mbox_same_file(mb))
+	if ((r = mbox_lock(mb, r ? F_WRLCK : F_RDLCK)) != MD_OK)
+		return r;
+	if (!mbox_same_file(mb)) {
+		mbox_unlock(mb);
 		return MBOX_RETRY;
-	if (fstat(mb->fd, &sb) == -1) {
-		log_warn("%s: fstat", mb->path);
+	}
+	if (mbox_journal_recover(mb) == -1 || fstat(mb->fd, &sb) == -1) {
+		mbox_unlock(mb);
 		return MD_TEMP;
 	}
-	if (mbox_check(mb, &sb) != MD_OK)
+	if (mbox_check(mb, &sb) != MD_OK) {
+		mbox_unlock(mb);
 		return MD_PERM;
+	}
 	e = mbox_scan_fd(mb->fd, (uint64_t)sb.st_size, MAILDROP_MAX_MESSAGES,
 	    &s, &mb->resume);
+	mbox_unlock(mb);
 	if (e == MBOX_SCAN_OK && mbox_scan_number_dups(s.msgs, s.count) == -1)
 		e = MBOX_SCAN_NOMEM;
 	if (e != MBOX_SCAN_OK) {
@@ -170,82 +166,135 @@ static void
 mbox_release(struct mbox *mb)
 {
 	mbox_unlock(mb);
-	mbox_unlock_session(mb);
+	if (mb->lockfd != -1)
+		(void)close(mb->lockfd);
+	mb->lockfd = -1;
 	if (mb->fd != -1)
 		(void)close(mb->fd);
 	mb->fd = -1;
 }
 
 static void
-mbox_close(struct maildrop *md)
+mbox_free(struct mbox *mb)
 {
-	struct mbox	*mb = md->priv;
-
 	if (mb == NULL)
 		return;
 	mbox_release(mb);
 	free(mb->msgs);
 	free(mb);
+}
+
+static void
+mbox_close(struct maildrop *md)
+{
+	mbox_free(md->priv);
 	md->priv = NULL;
 	md->count = 0;
 }
 
+/* Opens the file and takes the session lock; no file: an empty maildrop. */
 static enum md_status
-mbox_open_locked(struct maildrop *md, const char *path);
-
-/*
- * A failed open keeps nothing (no descriptor, no lock, no memory), so a
- * caller need not call close after it; calling close is harmless.
- */
-static enum md_status
-mbox_open(struct maildrop *md, const char *path)
+mbox_take(struct mbox *mb)
 {
 	enum md_status	 st;
 
-	if ((st = mbox_open_locked(md, path)) != MD_OK)
-		mbox_close(md);
-	return st;
+	if ((st = mbox_open_file(mb)) != MD_OK || mb->fd == -1)
+		return st;
+	return maildrop_lock_session(mb->statefd, mb->fd, mb->path, mb->key,
+	    &mb->lockfd);
 }
 
-static enum md_status
-mbox_open_locked(struct maildrop *md, const char *path)
+/* NULL with *st set: MD_PERM for a path that is not absolute. */
+static struct mbox *
+mbox_new(int statefd, const char *path, enum md_status *st)
 {
 	struct mbox	*mb;
-	int		 st, tries;
+
+	*st = MD_TEMP;
+	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
+		log_warn("%s", __func__);
+		return NULL;
+	}
+	mb->fd = mb->lockfd = -1;
+	mb->statefd = statefd;
+	if (mbox_paths(mb, path) == -1) {
+		log_warnx("%s: bad mbox path", __func__);
+		free(mb);
+		*st = MD_PERM;
+		return NULL;
+	}
+	return mb;
+}
+
+/* A failed lock keeps nothing: no descriptor, no lock, no memory. */
+static enum md_status
+mbox_lock_op(struct maildrop *md, const char *path)
+{
+	struct mbox	*mb;
+	enum md_status	 st;
 
 	md->count = 0;
 	md->priv = NULL;
-	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
-		log_warn("%s", __func__);
-		return MD_TEMP;
+	if ((mb = mbox_new(md->statefd, path, &st)) == NULL)
+		return st;
+	if ((st = mbox_take(mb)) != MD_OK) {
+		mbox_free(mb);
+		return st;
 	}
-	mb->fd = -1;
-	mb->sessfd = -1;
 	md->priv = mb;
-	if (mbox_paths(mb, path, md->home) == -1) {
-		log_warnx("%s: bad mbox path", __func__);
-		return MD_PERM;
-	}
+	return MD_OK;
+}
+
+static enum md_status
+mbox_open(struct maildrop *md)
+{
+	struct mbox	*mb = md->priv;
+	int		 st, tries;
+
+	if (mb->fd == -1)
+		return MD_OK;		/* no file: nothing to scan */
 	for (tries = 0; tries < MBOX_OPEN_TRIES; tries++) {
-		if ((st = mbox_open_file(mb)) != MD_OK || mb->fd == -1)
-			return st;
-		if ((st = mbox_lock_session(mb)) != MD_OK)
-			return st;
-		if ((st = mbox_lock(mb, F_RDLCK)) != MD_OK)
-			return st;
-		st = mbox_load(mb);
-		mbox_unlock(mb);
-		if (st != MBOX_RETRY)
+		if ((st = mbox_load(mb)) != MBOX_RETRY)
 			break;
 		/* Replaced by another program between open and lock. */
 		mbox_release(mb);
+		if ((st = mbox_take(mb)) != MD_OK || mb->fd == -1)
+			break;
 	}
 	if (tries == MBOX_OPEN_TRIES) {
 		log_warnx("%s: keeps being replaced", mb->path);
-		return MD_TEMP;
+		st = MD_TEMP;
 	}
 	if (st == MD_OK)
 		md->count = mb->count;
+	return st;
+}
+
+/*
+ * The watcher's and pop3d -R's entry: with the session lock (a session
+ * that holds it finishes the record itself at its next step) and the
+ * MDA write locks, finish an interrupted commit.
+ */
+static enum md_status
+mbox_recover(int statefd, const char *path)
+{
+	struct mbox	*mb;
+	enum md_status	 st;
+	int		 r;
+
+	if ((mb = mbox_new(statefd, path, &st)) == NULL)
+		return st;
+	st = mbox_take(mb);
+	if (st == MD_IN_USE)
+		st = MD_OK;
+	else if (st == MD_OK && mb->fd != -1 &&
+	    (r = mbox_journal_exists(mb)) != 0) {
+		st = r == -1 ? MD_TEMP : mbox_lock(mb, F_WRLCK);
+		if (st == MD_OK && (!mbox_same_file(mb) ||
+		    mbox_journal_recover(mb) == -1))
+			st = MD_TEMP;
+	}
+	mbox_free(mb);
 	return st;
 }
 
@@ -287,10 +336,12 @@ mbox_source(struct maildrop *md, size_t i, struct md_source *src)
 
 const struct maildrop_ops mbox_ops = {
 	.name = "mbox",
+	.lock = mbox_lock_op,
 	.open = mbox_open,
 	.size = mbox_size,
 	.uid = mbox_uid,
 	.source = mbox_source,
 	.commit = mbox_commit,
 	.close = mbox_close,
+	.recover = mbox_recover,
 };

@@ -17,6 +17,7 @@
 #include <md5.h>
 
 #include "maildrop.h"
+#include "statedir.h"
 
 /*
  * Bytes of the From_ line and header that go into a message's digest
@@ -119,12 +120,13 @@ struct mbox {
 	int		 rdonly;
 	char		 path[4096];
 	char		 lockpath[4096 + 8];
-	char		 dir[4096];	/* the spool directory */
-	char		 home[4096];	/* fallback for the recovery record */
 	dev_t		 dev;
 	ino_t		 ino;
-	int		 sessfd;	/* session lock, -1 none */
+	int		 statefd;	/* the user's state directory */
+	char		 key[STATEDIR_KEY_MAX];	/* its files' names */
+	int		 lockfd;	/* session lock, -1 none */
 	int		 dotlocked;
+	time_t		 touched;	/* the dotlock's last refresh */
 	int		 fcntl_locked;
 	struct mbox_msg	*msgs;
 	size_t		 count;
@@ -138,11 +140,11 @@ extern const struct maildrop_ops mbox_ops;
 int	mbox_same_file(const struct mbox *);
 
 /* mbox_lock.c */
-enum md_status mbox_lock_session(struct mbox *);
 /* Dotlock, then fcntl lock of `type` (F_RDLCK, F_WRLCK), both bounded. */
 enum md_status mbox_lock(struct mbox *, short type);
 void	mbox_unlock(struct mbox *);
-void	mbox_unlock_session(struct mbox *);
+/* Keeps the dotlock fresh during a long commit. */
+void	mbox_lock_touch(struct mbox *);
 
 /* mbox_journal.c: the recovery record of an in-place rewrite. */
 struct mbox_plan;
@@ -152,6 +154,14 @@ struct mbox_plan;
  * the mbox must not be touched).  Also removes our stale temp files.
  */
 int	mbox_journal_recover(struct mbox *);
+/* Is there a record for this mbox?  1 yes, 0 no, -1 cannot tell (logged). */
+int	mbox_journal_exists(const struct mbox *);
+/*
+ * The mbox path a record (STATE/UID/NAME) was written for, for pop3d -R;
+ * 0, or -1 (logged) when it is not a sound record of ours.
+ */
+int	mbox_journal_path(int statefd, const char *name, char *path,
+	    size_t len);
 /* Writes the record for the plan and applies it; 0 or -1 (logged). */
 int	mbox_journal_commit(struct mbox *, const struct mbox_plan *);
 
@@ -174,10 +184,6 @@ struct mbox_plan {
 	size_t		 nsegs;
 	uint64_t	 ndata;		/* sum of the segments */
 };
-
-/* Home directory used for the recovery record when the spool is not
- * writable; the session sets it from the authentication backend.  When
- * never set, the password database entry of the euid is used. */
 
 /*
  * mbox_io.c: every call that changes a file during recovery and commit

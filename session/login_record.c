@@ -2,75 +2,56 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "login_record.h"
+#include "statedir.h"
 
 /*
- * Where the record lives: inside a maildir (a dot file, which no maildir
- * reader takes for mail); beside an mbox as PATH.pop3d-login when the
- * user may create files there; else in the home directory (Debian's
- * /var/mail is 2775 root:mail, so users cannot create files in it).
+ * The record is keyed by the login name: LOGIN-DELAY is about a user's
+ * logins, and virtual users that share a uid share the directory.  An
+ * empty file holds no login yet; one byte marks it as holding a time,
+ * which is its mtime.
  */
-static int
-login_record_open(const struct maildrop_ops *ops, const char *path,
-    const char *home)
-{
-	char	 rec[PATH_MAX];
-	int	 fd, n;
-
-	if (strcmp(ops->name, "maildir") == 0)
-		n = snprintf(rec, sizeof(rec), "%s/.pop3d-login", path);
-	else
-		n = snprintf(rec, sizeof(rec), "%s.pop3d-login", path);
-	if (n < 0 || (size_t)n >= sizeof(rec))
-		return -1;
-	fd = open(rec, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	    0600);
-	if (fd >= 0 || home == NULL || home[0] != '/')
-		return fd;
-	n = snprintf(rec, sizeof(rec), "%s/.pop3d-login", home);
-	if (n < 0 || (size_t)n >= sizeof(rec))
-		return -1;
-	return open(rec, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	    0600);
-}
-
 int
-login_record_check(const struct config *cfg, const struct maildrop_ops *ops,
-    const char *path, const char *home)
+login_record_check(const struct config *cfg, int statefd, const char *user)
 {
 	struct stat	 st;
 	time_t		 now = time(NULL);
-	int		 fd, fresh;
+	int		 fd, r = 0;
 
 	if (cfg->login_delay == 0)
 		return 0;
-	if ((fd = login_record_open(ops, path, home)) == -1) {
-		log_warn("login-delay record for %s", path);
+	if ((fd = statedir_file(statefd, user, ".login", O_RDONLY)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("login-delay record for %s", user);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
-		log_warnx("login-delay record for %s: not a file of ours", path);
-		close(fd);
-		return -1;
-	}
-	/* A new, empty file has no login recorded in it yet. */
-	fresh = st.st_size == 0;
-	if (!fresh && now >= st.st_mtime &&
-	    now - st.st_mtime < (time_t)cfg->login_delay) {
-		close(fd);
-		return 1;
-	}
-	/* One byte marks the file as holding a time; the mtime is the time. */
-	if ((fresh && write(fd, "\n", 1) != 1) || futimens(fd, NULL) == -1)
-		log_warn("login-delay record for %s", path);
-	close(fd);
-	return 0;
+	if (fstat(fd, &st) == -1)
+		r = -1;
+	else if (st.st_size > 0 && now >= st.st_mtime &&
+	    now - st.st_mtime < (time_t)cfg->login_delay)
+		r = 1;
+	(void)close(fd);
+	return r;
+}
+
+void
+login_record_update(const struct config *cfg, int statefd, const char *user)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (cfg->login_delay == 0)
+		return;
+	fd = statedir_file(statefd, user, ".login", O_RDWR | O_CREAT);
+	if (fd == -1 || fstat(fd, &st) == -1 ||
+	    (st.st_size == 0 && write(fd, "\n", 1) != 1) ||
+	    futimens(fd, NULL) == -1)
+		log_warn("login-delay record for %s", user);
+	if (fd != -1)
+		(void)close(fd);
 }

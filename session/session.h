@@ -112,9 +112,10 @@ enum reply authorization_ask(struct session *, enum auth_method,
 
 /*
  * Opens the maildrop, answers the login command, and runs the TRANSACTION
- * state as the mail user; returns when the session ends.
+ * state as the mail user; returns when the session ends.  statefd: the
+ * user's directory in state-dir (statedir.h).
  */
 void	transaction_run(struct session *, const struct auth_user *,
-	    const struct maildrop_ops *, const char *path);
+	    const struct maildrop_ops *, const char *path, int statefd);
 
 #endif

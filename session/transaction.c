@@ -309,28 +309,48 @@ tr_log_logout(struct session *s, const char *user)
 	    (unsigned long long)kept_octets);
 }
 
+/*
+ * The way in: the session lock, then LOGIN-DELAY, then the scan, and
+ * the login is recorded only once the maildrop is open, so that an
+ * [IN-USE] refusal or a maildrop that cannot be opened does not restart
+ * the user's delay.  Returns the reply for the login command.
+ */
+static enum reply
+tr_open(struct session *s, const struct auth_user *u, const char *path)
+{
+	const struct maildrop_ops *ops = s->md.ops;
+	enum reply	 r;
+
+	if ((r = md_reply(ops->lock(&s->md, path))) != RP_OK)
+		return r;
+	if (login_record_check(s->cfg, s->md.statefd, u->name) == 1) {
+		ops->close(&s->md);
+		log_notice("login refused user=%s reason=login-delay", u->name);
+		return RP_LOGIN_DELAY;
+	}
+	r = md_reply(ops->open(&s->md));
+	if (r == RP_OK && (s->deleted = calloc(s->md.count + 1, 1)) == NULL)
+		r = RP_MD_TEMP;
+	if (r != RP_OK) {
+		ops->close(&s->md);
+		log_warnx("maildrop %s for user=%s not opened", ops->name,
+		    u->name);
+		return r;
+	}
+	login_record_update(s->cfg, s->md.statefd, u->name);
+	return RP_OK;
+}
+
 void
 transaction_run(struct session *s, const struct auth_user *u,
-    const struct maildrop_ops *ops, const char *path)
+    const struct maildrop_ops *ops, const char *path, int statefd)
 {
 	const char *user = u->name;
 	enum reply r;
 
-	if (login_record_check(s->cfg, ops, path, u->home) == 1) {
-		log_notice("login refused user=%s reason=login-delay", user);
-		session_reply(s, RP_LOGIN_DELAY);
-		(void)io_flush(&s->io);
-		return;
-	}
 	s->md.ops = ops;
-	s->md.home = u->home;
-	r = md_reply(ops->open(&s->md, path));
-	if (r == RP_OK && (s->deleted = calloc(s->md.count + 1, 1)) == NULL) {
-		ops->close(&s->md);
-		r = RP_MD_TEMP;
-	}
-	if (r != RP_OK) {
-		log_warnx("maildrop %s for user=%s not opened", ops->name, user);
+	s->md.statefd = statefd;
+	if ((r = tr_open(s, u, path)) != RP_OK) {
 		session_reply(s, r);
 		(void)io_flush(&s->io);
 		return;

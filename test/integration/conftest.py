@@ -216,10 +216,14 @@ class Area:
         return self.path / ("%s-%d.log" % (prefix, self.nlogs))
 
     def snapshot(self):
-        """Every path under the area with owner, mode and size: compare two
-        snapshots to see that nothing was created or changed."""
+        """Every path under the area with owner, mode and size, but for the
+        state directory: compare two snapshots to see that nothing was
+        created or changed."""
         out = set()
         for dirpath, dirnames, filenames in os.walk(self.path):
+            # pop3d's own state directory (state-dir) is not the area's.
+            if Path(dirpath) == self.path and "state" in dirnames:
+                dirnames.remove("state")
             for n in dirnames + filenames:
                 p = os.path.join(dirpath, n)
                 if p.endswith(".log"):

@@ -422,7 +422,7 @@ def test_mbox_refused_like_pop3d(bulletins, area, mail_user):
 # The record
 
 def test_statedir_records_apart(session, bulletins, area, alice, bob):
-    state = area.path / "state"
+    state = area.path / "bstate"
     state.mkdir()
     os.chmod(state, 0o1733)
     bulletins.add("a.msg", WELCOME)
@@ -441,7 +441,7 @@ def test_planted_record_is_refused(bulletins, area, alice, bob):
     """alice plants a file under bob's name in a shared STATEDIR: bob's
     run refuses it (logged as its output line) and writes nothing into
     it; bob's maildrop is untouched."""
-    state = area.path / "state"
+    state = area.path / "bstate"
     state.mkdir()
     os.chmod(state, 0o1733)
     planted = state / "bob"
@@ -473,7 +473,7 @@ def test_planted_stage_file_is_refused(bulletins, area, alice, mail_user):
     way: a planted one is neither written nor trusted."""
     spool = Spool(area)
     mbox = spool.create(mail_user, b"")
-    state = area.path / "state"
+    state = area.path / "bstate"
     state.mkdir()
     os.chmod(state, 0o1733)
     planted = state / (mail_user.name + "~")

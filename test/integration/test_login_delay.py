@@ -138,17 +138,18 @@ def test_login_delay_absent_by_default(session, alice):
     assert capa_lines(s) == _capa_auth([])
 
 
-def _record(user):
-    return user.maildir.path / ".pop3d-login"
+def _record(area, user):
+    """The LOGIN-DELAY record: STATE/UID/NAME.login (pop3d.conf(5))."""
+    return area.state / str(user.uid) / (user.name + ".login")
 
 
-def test_login_delay_enforced(session, alice, bob):
+def test_login_delay_enforced(session, area, alice, bob):
     opts = {"login-delay": "60", "max-failures": "10"}
     alice.maildir.add(b"Subject: x\r\n\r\n")
     s = session(options=opts, login=alice)
     s.expect_reply("STAT", "+OK 1 14")
     s.quit()
-    rec = _record(alice)
+    rec = _record(area, alice)
     st = os.lstat(rec)
     assert st.st_uid == alice.uid
     # A wrong password still gets the [AUTH] reply; the right one the
@@ -180,11 +181,11 @@ def test_login_delay_enforced(session, alice, bob):
     assert os.lstat(rec).st_mtime > old + 30
 
 
-def test_login_delay_not_yet_passed(session, alice):
+def test_login_delay_not_yet_passed(session, area, alice):
     opts = {"login-delay": "60"}
     s = session(options=opts, login=alice)
     s.quit()
-    rec = _record(alice)
+    rec = _record(area, alice)
     t = time.time() - 50
     os.utime(rec, (t, t), follow_symlinks=False)
     s = session(options=opts)

@@ -135,6 +135,7 @@ def test_environment_is_exactly_the_spec(session, hook, alice, area):
         "POP3_HOME=%s" % alice.home, "POP3_UID=%d" % alice.uid,
         "POP3_GID=%d" % alice.gid,
         "POP3_MAILDROP=maildir:%s" % alice.maildir.path,
+        "POP3_STATE_DIR=%s/%d" % (area.state, alice.uid),
         "POP3_CLIENT_ADDR=local", "POP3_CLIENT_PORT=",
         "POP3_SERVER_ADDR=local", "POP3_SERVER_PORT=",
         "POP3_AUTH_METHOD=USER", HOOK_PATH])
@@ -289,11 +290,12 @@ def test_relative_program_is_a_config_error(session, hook):
 
 def test_wait_yes_runs_before_the_maildrop_is_locked(session, hook, alice):
     """The login waits for the program; it runs before pop3d opens and
-    locks the maildrop (maildir: flock on the directory), so it finds the
+    locks the maildrop (the session lock, KEY.lock in the state
+    directory, does not exist before the first session), so it finds the
     maildrop free -- and the session starts after it has finished."""
     prog = hook.script("check.sh", "#!/bin/sh\nsleep 1\n"
-                       "if flock -n \"${POP3_MAILDROP#maildir:}\" true; "
-                       "then echo maildrop free; else echo maildrop locked; "
+                       "if ls \"$POP3_STATE_DIR\"/*.lock >/dev/null 2>&1; "
+                       "then echo maildrop locked; else echo maildrop free; "
                        "fi\necho done > %s/finished\n" % hook.out)
     s = session(options={"onlogin": str(prog)})
     t0 = time.monotonic()

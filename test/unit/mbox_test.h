@@ -101,19 +101,86 @@ t_append_msg(const char *path, const char *from, const char *text)
 	free(buf);
 }
 
-static inline enum md_status
-t_open_home(struct maildrop *md, const char *path, const char *home)
+/* Names in dir that contain `part` (our journal and temp files). */
+static inline int
+t_count_names(const char *dir, const char *part)
 {
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, part) != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The state directory the tests give the maildrop: STATEDIR (a 0700
+ * directory of the caller's), or by default DIR/state beside the mbox,
+ * made on first use.  -1 when it cannot be opened.
+ */
+static inline int
+t_state_fd(const char *path, const char *statedir)
+{
+	char	 p[4096], *slash;
+
+	if (statedir == NULL) {
+		snprintf(p, sizeof(p), "%s", path);
+		if ((slash = strrchr(p, '/')) != NULL)
+			*slash = '\0';
+		strlcat(p, "/state", sizeof(p));
+		(void)mkdir(p, 0700);
+		statedir = p;
+	}
+	return open(statedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static inline enum md_status
+t_open_state(struct maildrop *md, const char *path, const char *statedir)
+{
+	enum md_status	 st;
+	int		 fd = t_state_fd(path, statedir);
+
 	memset(md, 0, sizeof(*md));
 	md->ops = &mbox_ops;
-	md->home = home;
-	return md->ops->open(md, path);
+	md->statefd = fd;
+	st = maildrop_open(md, path);
+	/* The maildrop keeps no claim on it: a descriptor per open leaks. */
+	if (st != MD_OK && fd != -1) {
+		(void)close(fd);
+		md->statefd = -1;
+	}
+	return st;
 }
 
 static inline enum md_status
 t_open(struct maildrop *md, const char *path)
 {
-	return t_open_home(md, path, NULL);
+	return t_open_state(md, path, NULL);
+}
+
+/* Closes what t_open opened. */
+static inline void
+t_close(struct maildrop *md)
+{
+	md->ops->close(md);
+	if (md->statefd >= 0)
+		(void)close(md->statefd);
+	md->statefd = -1;
+}
+
+/* Recovery records (and their temp files) in DIR/state. */
+static inline int
+t_journals(const char *dir)
+{
+	char	 p[4096];
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	return t_count_names(p, ".journal");
 }
 
 /* The stored bytes of message i, NUL-terminated, in a malloc'ed buffer. */
@@ -149,7 +216,7 @@ t_holds(const char *path, const char *const *texts, size_t n)
 	int			 ok = 1;
 
 	if (t_open(&md, path) != MD_OK) {
-		md.ops->close(&md);
+		t_close(&md);
 		return 0;
 	}
 	if (md.count != n)
@@ -165,25 +232,8 @@ t_holds(const char *path, const char *const *texts, size_t n)
 			ok = 0;
 		free(m);
 	}
-	md.ops->close(&md);
+	t_close(&md);
 	return ok;
-}
-
-/* Names in dir that contain `part` (our journal and temp files). */
-static inline int
-t_count_names(const char *dir, const char *part)
-{
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strstr(de->d_name, part) != NULL)
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* Runs fn in a child process; returns its exit status (or 128+sig). */

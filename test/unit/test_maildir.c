@@ -100,12 +100,34 @@ gone(const char *md, const char *rel)
 	return lstat(at(md, rel), &st) == -1 && errno == ENOENT;
 }
 
+/*
+ * One state directory for the whole run (the session lock's file);
+ * a maildrop is keyed by its directory's inode, so tests never meet.
+ */
+static int
+statefd(void)
+{
+	static char	 dir[64];
+	static int	 fd = -1;
+
+	if (fd == -1) {
+		snprintf(dir, sizeof(dir), "/var/tmp/pop3d-mdstate.XXXXXX");
+		if (mkdtemp(dir) == NULL ||
+		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			perror("state directory");
+			exit(2);
+		}
+	}
+	return fd;
+}
+
 static enum md_status
 mdopen(struct maildrop *md, const char *path)
 {
 	memset(md, 0, sizeof(*md));
 	md->ops = &maildir_ops;
-	return maildir_ops.open(md, path);
+	md->statefd = statefd();
+	return maildrop_open(md, path);
 }
 
 /* Message i's content through source(); NULL if it is gone. */

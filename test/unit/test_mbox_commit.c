@@ -122,7 +122,7 @@ session(const unsigned char *del, int nnew, unsigned long fault, int err)
 	enum md_status	 st;
 
 	if (t_open(&md, path) != MD_OK || md.count != NMSG) {
-		md.ops->close(&md);
+		t_close(&md);
 		return (enum md_status)-1;
 	}
 	if (nnew)
@@ -131,7 +131,7 @@ session(const unsigned char *del, int nnew, unsigned long fault, int err)
 	st = md.ops->commit(&md, del);
 	last_calls = mbox_io_calls();
 	mbox_io_fault(0, 0);
-	md.ops->close(&md);
+	t_close(&md);
 	return st;
 }
 
@@ -142,16 +142,16 @@ next_session_ok(const char *const *texts, size_t n)
 	struct maildrop	 md;
 	unsigned char	 del[NMSG + 2] = { 1 };
 
-	if (t_count_names(dir, "pop3d") != 0 || n == 0)
-		return t_count_names(dir, "pop3d") == 0;
+	if (t_journals(dir) != 0 || n == 0)
+		return t_journals(dir) == 0;
 	if (t_open(&md, path) != MD_OK || md.count != n ||
 	    md.ops->commit(&md, del) != MD_OK) {
-		md.ops->close(&md);
+		t_close(&md);
 		return 0;
 	}
-	md.ops->close(&md);
+	t_close(&md);
 	return t_holds(path, texts + 1, n - 1) &&
-	    t_count_names(dir, "pop3d") == 0;
+	    t_journals(dir) == 0;
 }
 
 static int	 verbose;
@@ -170,7 +170,7 @@ fail_at(const unsigned char *del, int nnew, unsigned long k, int err)
 	st = session(del, nnew, k, err);
 	ok = st == MD_OK ? raw_holds(after, na) :
 	    raw_holds(before, nb) || raw_holds(after, na) ||
-	    t_count_names(dir, "pop3d-journal") == 1;
+	    t_journals(dir) == 1;
 	if (ok && st == MD_OK)
 		ok = t_holds(path, after, na) && next_session_ok(after, na);
 	else if (ok && t_holds(path, after, na))
@@ -241,7 +241,7 @@ test_faults(void)
 			calls = last_calls;
 			na = expect(after, patterns[p], 1, nnew, 0);
 			CHECK(t_holds(path, after, na));
-			CHECK(t_count_names(dir, "pop3d") == 0);
+			CHECK(t_journals(dir) == 0);
 			for (k = 1; k <= calls; k++) {
 				for (e = 0; e < 3; e++)
 					fail_at(patterns[p], nnew, k, errs[e]);
@@ -271,7 +271,7 @@ test_changed(void)
 	buf[strlen("From m0 Sat Nov 21 08:40:00 2025\nX: ")] = '9';
 	t_write(path, buf, n, 0);
 	CHECK(md.ops->commit(&md, del) == MD_TEMP);
-	md.ops->close(&md);
+	t_close(&md);
 	base[0][3] = '9';
 	CHECK(t_holds(path, all, na));
 	base[0][3] = '0';
@@ -284,7 +284,7 @@ test_changed(void)
 	t_write(other, buf, n, 0);
 	CHECK(rename(other, path) == 0);
 	CHECK(md.ops->commit(&md, del) == MD_TEMP);
-	md.ops->close(&md);
+	t_close(&md);
 	CHECK(t_holds(path, all, na));
 
 	/* Truncated. */
@@ -292,24 +292,24 @@ test_changed(void)
 	CHECK(t_open(&md, path) == MD_OK);
 	CHECK(truncate(path, 100) == 0);
 	CHECK(md.ops->commit(&md, del) == MD_TEMP);
-	md.ops->close(&md);
-	CHECK(t_count_names(dir, "pop3d") == 0);
+	t_close(&md);
+	CHECK(t_journals(dir) == 0);
 
 	/* The last message grew without a From_ line, and is deleted. */
 	setup();
 	CHECK(t_open(&md, path) == MD_OK);
 	t_write(path, "more text\n", 10, 1);
 	CHECK(md.ops->commit(&md, del) == MD_TEMP);
-	md.ops->close(&md);
+	t_close(&md);
 	/* Blank lines only: a late separator goes with its message. */
 	setup();
 	CHECK(t_open(&md, path) == MD_OK);
 	t_write(path, "\n\n", 2, 1);
 	t_append_msg(path, "new", newmail);
 	CHECK(md.ops->commit(&md, del) == MD_OK);
-	md.ops->close(&md);
+	t_close(&md);
 	CHECK(t_holds(path, &newmail, 1));
-	CHECK(t_count_names(dir, "pop3d") == 0);
+	CHECK(t_journals(dir) == 0);
 }
 
 static int
@@ -334,7 +334,7 @@ test_fsize(void)
 	setup();
 	CHECK(t_child(fsize_child, NULL) == 0);
 	CHECK(t_holds(path, all, na));
-	CHECK(t_count_names(dir, "pop3d") == 0);
+	CHECK(t_journals(dir) == 0);
 }
 
 /* A damaged record is left alone and the maildrop not served. */
@@ -344,11 +344,16 @@ test_bad_record(void)
 	struct maildrop	 md;
 	char		 rec[600];
 
+	char		 key[STATEDIR_KEY_MAX];
+	int		 fd;
+
 	setup();
-	snprintf(rec, sizeof(rec), "%s/.user.pop3d-journal", dir);
+	CHECK((fd = open(path, O_RDONLY)) != -1 && statedir_key(fd, key) == 0);
+	close(fd);
+	snprintf(rec, sizeof(rec), "%s/state/%s.journal", dir, key);
 	t_write(rec, "garbage", 7, 0);
 	CHECK(t_open(&md, path) == MD_TEMP);
-	md.ops->close(&md);
+	t_close(&md);
 	unlink(rec);
 }
 

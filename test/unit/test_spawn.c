@@ -532,7 +532,8 @@ test_exec_failures(void)
 
 static struct onlogin_info info = {
 	.user = "alice@example.org", .home = "/home/alice",
-	.maildrop = "maildir:/var/mail/alice", .uid = NOBODY, .gid = NOBODY,
+	.maildrop = "maildir:/var/mail/alice",
+	.state_dir = "/var/lib/pop3d/65534", .uid = NOBODY, .gid = NOBODY,
 	.client_addr = "192.0.2.7", .client_port = "50123",
 	.server_addr = "198.51.100.1", .server_port = "110",
 	.method = "USER",
@@ -819,6 +820,7 @@ test_onlogin_env(void)
 		"env=POP3_HOME=/home/alice", "env=POP3_UID=65534",
 		"env=POP3_GID=65534",
 		"env=POP3_MAILDROP=maildir:/var/mail/alice",
+		"env=POP3_STATE_DIR=/var/lib/pop3d/65534",
 		"env=POP3_CLIENT_ADDR=192.0.2.7", "env=POP3_CLIENT_PORT=50123",
 		"env=POP3_SERVER_ADDR=198.51.100.1",
 		"env=POP3_SERVER_PORT=110", "env=POP3_AUTH_METHOD=USER",
