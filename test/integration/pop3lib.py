@@ -485,3 +485,43 @@ def sanitizer_errors(log_bytes):
     """Lines of a log that report a sanitizer error."""
     return [l for l in log_bytes.splitlines()
             if any(m in l for m in SANITIZER_MARKS)]
+
+
+# ---------------------------------------------------------------------------
+# Sizes as RFC 1939 section 11 counts them, and RETR outcomes.
+
+def client_form(stored):
+    """Stored message bytes -> the octets a client stores after RETR: the
+    wire form with the dot-stuffing undone (CRLF line ends, the final "."
+    line not counted).  LIST, STAT and "+OK N octets" give its length."""
+    return b"".join(l + CRLF for l in unstuff(wire_form(stored)))
+
+
+def retr_outcome(client, n, timeout=IO_TIMEOUT):
+    """Sends RETR n and reads what comes on the raw socket until the
+    terminating ".\\r\\n" line or EOF.  Returns (first line str, the
+    octets after it up to the terminator, terminated: bool).  A reply
+    that is neither terminated nor closed within timeout fails."""
+    first = client.cmd("RETR %d" % n)
+    if not first.startswith("+OK"):
+        return first, None, False
+    deadline = time.monotonic() + timeout
+    while True:
+        data = client.buf
+        if data.startswith(b".\r\n"):
+            client.read_exact(3)
+            return first, b"", True
+        i = data.find(b"\r\n.\r\n")
+        if i >= 0:
+            body = client.read_exact(i + 5)
+            return first, body[:-3], True
+        if client.eof:
+            return first, client.read_exact(len(data)), False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ProtocolError("RETR %d: neither terminated nor closed; "
+                                "got %d octets" % (n, len(data)))
+        try:
+            client._fill(timeout=left)
+        except socket.timeout:
+            pass
