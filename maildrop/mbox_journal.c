@@ -413,6 +413,22 @@ jnl_read_hdr(int jfd, struct jnl_hdr *h)
 	return memcmp(md, h->hdr_md5, 16) == 0 ? 0 : -1;
 }
 
+/* Phase 2 without the marker: is our data in place at off0? */
+static int
+jnl_done_matches(struct jnl *j, uint64_t size)
+{
+	struct mbox_hash hash;
+	unsigned char	 md[16];
+
+	if (size < j->h.off0 + j->h.ndata)
+		return 0;
+	mbox_hash_init(&hash);
+	if (jnl_copy(j, j->mb->fd, j->h.off0, -1, 0, j->h.ndata, &hash) == -1)
+		return -1;
+	mbox_hash_final(&hash, md);
+	return memcmp(md, j->h.data_digest, 16) == 0;
+}
+
 /* Is the file what the record was made for, and still as it left it? */
 static int
 jnl_matches(struct jnl *j)
@@ -429,9 +445,14 @@ jnl_matches(struct jnl *j)
 	if (fstat(j->mb->fd, &sb) == -1)
 		return -1;
 	if (j->h.phase == 2) {
-		/* Truncated already: nothing will be written. */
-		if ((mark = jnl_mark_present(j, (uint64_t)sb.st_size)) != 1)
-			return mark == 0 ? 1 : -1;
+		if ((mark = jnl_mark_present(j, (uint64_t)sb.st_size)) == -1)
+			return -1;
+		/*
+		 * No marker: truncated already, if [off0, at) holds our data;
+		 * otherwise another program rewrote the file since.
+		 */
+		if (mark == 0)
+			return jnl_done_matches(j, (uint64_t)sb.st_size);
 	}
 	/* Both phases leave [0, off0) alone. */
 	if (jnl_prefix_md5(j, j->h.off0, md) == -1)

@@ -173,6 +173,46 @@ t_close(struct maildrop *md)
 	md->statefd = -1;
 }
 
+/* Removes the recovery records in DIR/state, as an administrator would. */
+static inline void
+t_rmdir_names(const char *dir)
+{
+	char		 p[4096], f[4096 + 260];
+	struct dirent	*de;
+	DIR		*d;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if ((d = opendir(p)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".journal") != NULL) {
+			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+			(void)unlink(f);
+		}
+	closedir(d);
+}
+
+/* Complete recovery records (not temp files) in DIR/state. */
+static inline int
+t_records(const char *dir)
+{
+	char		 p[4096];
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 n;
+	int		 count = 0;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if ((d = opendir(p)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if ((n = strlen(de->d_name)) > 8 &&
+		    strcmp(de->d_name + n - 8, ".journal") == 0)
+			count++;
+	closedir(d);
+	return count;
+}
+
 /* Recovery records (and their temp files) in DIR/state. */
 static inline int
 t_journals(const char *dir)

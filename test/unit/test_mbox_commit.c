@@ -225,6 +225,72 @@ kill_at(const unsigned char *del, int nnew, unsigned long k)
 	CHECK(ok);
 }
 
+/*
+ * A commit killed at call k, then a MUA rewrites the file in place (same
+ * inode: an expunge) and three messages are delivered.  A record left
+ * by the kill no longer matches the file: the next open refuses it and
+ * writes nothing; without a record the open serves the file.  Either
+ * way, nothing the MUA kept or the MDA delivered is lost.
+ */
+static const char *const mua_kept = "X: mua\n\nkept by the MUA\n";
+
+static void
+stale_at(const unsigned char *del, unsigned long k)
+{
+	static const char *const want[] = { "X: mua\n\nkept by the MUA\n",
+	    "X: d0\n\nafter\n", "X: d1\n\nafter\n", "X: d2\n\nafter\n" };
+	struct killarg	 a = { del, 0, k };
+	struct maildrop	 md;
+	char		 before[4096], after[4096], mua[256];
+	size_t		 n, m;
+	int		 r, record, fd;
+	enum md_status	 st;
+
+	setup();
+	r = t_child(kill_child, &a);
+	record = t_records(dir) > 0;
+	m = t_msg(mua, sizeof(mua), "mua", mua_kept);
+	CHECK((fd = open(path, O_WRONLY | O_TRUNC)) != -1 &&
+	    write(fd, mua, m) == (ssize_t)m && close(fd) == 0);
+	t_append_msg(path, "d0", want[1]);
+	t_append_msg(path, "d1", want[2]);
+	t_append_msg(path, "d2", want[3]);
+	n = t_read(path, before, sizeof(before));
+	st = t_open(&md, path);
+	t_close(&md);
+	if (record) {
+		CHECK(st == MD_TEMP);
+		CHECK(t_read(path, after, sizeof(after)) == n &&
+		    memcmp(before, after, n) == 0);
+		/* The administrator removes the record: all is there. */
+		t_rmdir_names(dir);
+	}
+	if (r != 128 + SIGKILL || !t_holds(path, want, 4))
+		fprintf(stderr, "stale record, pattern %d%d%d%d%d, SIGKILL at "
+		    "call %lu: child %d, record %d, open %d\n", del[0], del[1],
+		    del[2], del[3], del[4], k, r, record, st);
+	CHECK(r == 128 + SIGKILL && t_holds(path, want, 4));
+}
+
+static void
+test_stale_records(void)
+{
+	unsigned long	 calls, k, refused = 0;
+	size_t		 p;
+
+	for (p = 0; p < NPAT; p++) {
+		setup();
+		CHECK(session(patterns[p], 0, 0, 0) == MD_OK);
+		calls = last_calls;
+		for (k = 1; k <= calls; k++) {
+			stale_at(patterns[p], k);
+			refused++;
+		}
+	}
+	printf("stale records: %lu kill points, then an in-place rewrite "
+	    "and three deliveries\n", refused);
+}
+
 static void
 test_faults(void)
 {
@@ -369,6 +435,7 @@ main(void)
 	test_fsize();
 	test_bad_record();
 	test_faults();
+	test_stale_records();
 	t_rmdir(dir);
 	CHECK_DONE();
 }
