@@ -124,8 +124,9 @@ parse_options(int argc, char **argv, struct options *o)
 
 /*
  * Whatever state inetd, a test harness or an attacker left us in
- * (SECURITY.md item 37): descriptors 0-2 open, nothing else inherited,
- * a known environment, no core dumps that could hold a password.
+ * (DESIGN.md "What is never trusted"): descriptors 0-2 open, nothing
+ * else inherited, a known environment, no core dumps that could hold a
+ * password.
  */
 static void
 normalise_process(void)
@@ -277,7 +278,7 @@ keep_root_parent(void)
 	exit(0);
 }
 
-/* SPEC: after authentication, before the maildrop is opened and locked. */
+/* pop3d.conf(5): after authentication, before the maildrop is opened. */
 static enum onlogin_result
 run_onlogin(const struct config *cfg, const struct session *s,
     const struct auth_user *user, enum auth_method method,

@@ -3,7 +3,7 @@
  * parts fit is in mbox.h; what it promises is in docs/mbox.md.
  *
  * Everything here runs as the mail user after the privilege drop, never
- * as root (SECURITY.md item 18).  At open, the file is opened without
+ * as root (DESIGN.md "Who runs what").  At open, the file is opened without
  * following a symlink and without blocking on a FIFO, checked (regular,
  * ours, one link), scanned once under the MDA locks, and the MDA locks
  * are released again; the messages are then served from the open
@@ -38,7 +38,7 @@ mbox_paths(struct mbox *mb, const char *path)
 	return 0;
 }
 
-/* SECURITY.md items 19, 20: only a regular file of ours with one link. */
+/* DESIGN.md "Files users can write": only a regular file of ours, one link. */
 static enum md_status
 mbox_check(const struct mbox *mb, const struct stat *sb)
 {
