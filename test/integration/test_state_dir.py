@@ -310,3 +310,36 @@ def test_failed_open_does_not_restart_delay(session, area, spool, mail_user,
     os.chown(drop, user.uid, os.stat(drop).st_gid)
     s3 = session(login=user, options=opts)
     s3.quit()
+
+
+# ---------------------------------------------------------------------------
+# Rootless: pop3d started as the mail user keeps its state in a directory
+# of that user's.
+
+def test_rootless_state_dir(session, area):
+    """Started as uid 5001 (no chroot, no switch), pop3d serves only that
+    user's mail and keeps STATE/5001 in a state-dir the user owns; a
+    second session gets [IN-USE] and nothing is written elsewhere."""
+    u = area.add_user("alice", "alice-pw")
+    u.maildir.add(message(1))
+    rstate = area.path / "rstate"
+    rstate.mkdir(mode=0o700)
+    os.chown(rstate, u.uid, u.gid)
+    os.chmod(area.users_file, 0o644)
+
+    def become():
+        os.setgroups([])
+        os.setgid(u.gid)
+        os.setuid(u.uid)
+
+    opts = {"state-dir": str(rstate), "timeout": "60"}
+    s = session(login=u, options=opts, preexec_fn=become)
+    assert s.cmd("STAT") == "+OK 1 %d" % len(message(1).replace(
+        b"\n", b"\r\n"))
+    t = session(options=opts, preexec_fn=become)
+    t.expect_reply("USER alice", USER_OK)
+    t.expect_reply("PASS alice-pw", IN_USE)
+    s.quit()
+    assert owner_mode(rstate / str(u.uid)) == (u.uid, stat.S_IFDIR, 0o700)
+    assert [p.name for p in (rstate / str(u.uid)).iterdir()
+            if p.name.endswith(".lock")]
