@@ -22,6 +22,7 @@ place pop3d may keep anything is its state-dir (pop3d(8), docs/mbox.md).
                 of the test's own (skips when dovecot-core is missing)
 """
 
+import grp
 import os
 import re
 import secrets
@@ -35,7 +36,8 @@ import pytest
 
 from pop3lib import mkpasswd, proc_ids
 
-MAIL_GID = 8
+# Debian's group mail (base-passwd: gid 8), looked up rather than assumed.
+MAIL_GID = grp.getgrnam("mail").gr_gid
 IN_USE = "-ERR [IN-USE] Maildrop is in use by another session"
 USER_OK = "+OK User name accepted, password please"
 LOGGED_IN = "+OK Logged in"
