@@ -37,8 +37,7 @@ mbox_paths(struct mbox *mb, const char *path, const char *home)
 	    strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path) ||
 	    strlcpy(mb->dir, path, sizeof(mb->dir)) >= sizeof(mb->dir))
 		return -1;
-	if (snprintf(mb->lockpath, sizeof(mb->lockpath), "%s.lock", path) >=
-	    (int)sizeof(mb->lockpath))
+	if (mda_lock_init(&mb->mda, -1, path) == -1)
 		return -1;
 	slash = strrchr(mb->dir, '/');
 	if (slash[1] == '\0')
