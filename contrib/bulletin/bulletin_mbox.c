@@ -42,6 +42,7 @@ struct mb {
 	struct mda_lock	 lk;		/* dotlock + fcntl, as pop3d's */
 	int		 fd;
 	struct stat	 st;
+	const char	*eol;		/* the file's line end: "\n", "\r\n" */
 };
 
 /* Open (or create, as an MDA would) the mbox, and refuse what pop3d does. */
@@ -124,26 +125,42 @@ mb_close(struct mb *m)
 	m->fd = -1;
 }
 
-/* What the mbox must end with before a "From " line can follow. */
+/*
+ * The file's line ends, and what it must end with before a "From " line
+ * can follow.  The style is that of the last line end in the file's
+ * last MB_TAIL octets: CRLF when a CR comes before it.  A file already
+ * ending with an empty line (LF LF, or LF CR LF) needs nothing: adding a
+ * line end there would make the old separator part of the last message
+ * and change its size and its UIDL (docs/mbox.md "Unique ids (UIDL)").
+ */
+#define MB_TAIL		4096
+
 static int
 mb_separator(struct mb *m, const char **sep)
 {
-	char	 tail[2];
-	off_t	 size = m->st.st_size;
+	char		 tail[MB_TAIL];
+	const char	*lf;
+	off_t		 size = m->st.st_size;
+	size_t		 n;
 
+	m->eol = "\n";
 	*sep = "";
 	if (size == 0)
 		return 0;
-	if (pread_full(m->fd, tail, size >= 2 ? 2 : 1, size >= 2 ? size - 2 :
-	    0) != (size >= 2 ? 2 : 1))
+	n = size < MB_TAIL ? (size_t)size : MB_TAIL;
+	if (pread_full(m->fd, tail, n, size - (off_t)n) != (ssize_t)n)
 		return bulletin_error("mbox %s: read: %s", m->path,
 		    strerror(errno));
-	if (size >= 2 && tail[0] == '\n' && tail[1] == '\n')
+	if ((lf = memrchr(tail, '\n', n)) != NULL && lf > tail &&
+	    lf[-1] == '\r')
+		m->eol = "\r\n";
+	if (tail[n - 1] != '\n')
+		*sep = m->eol[1] != '\0' ? "\r\n\r\n" : "\n\n";
+	else if ((n >= 2 && tail[n - 2] == '\n') ||
+	    (n >= 3 && tail[n - 3] == '\n' && tail[n - 2] == '\r'))
 		*sep = "";
-	else if (tail[size >= 2 ? 1 : 0] == '\n')
-		*sep = "\n";
 	else
-		*sep = "\n\n";
+		*sep = m->eol;
 	return 0;
 }
 
@@ -163,40 +180,47 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 	return 0;
 }
 
-/* The octets to append: separator, From_ line, quoted message, "\n". */
+/*
+ * The octets to append: separator, From_ line, quoted message, an empty
+ * line; every line end in the file's style (mb_separator).
+ */
 static int
-mb_compose(const char *sep, const struct bulletin *b, char **out,
-    size_t *outlen)
+mb_compose(const char *sep, const char *eol, const struct bulletin *b,
+    char **out, size_t *outlen)
 {
 	char		 from[128];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
-	const char	*p = b->data, *end = b->data + b->len, *nl;
-	size_t		 len = 0, cap = b->len + 256;
+	const char	*p = b->data, *end = b->data + b->len, *nl, *body;
+	size_t		 len = 0, cap = 2 * b->len + 256;
+	int		 crlf = eol[1] != '\0';
 	char		*buf;
 
 	if ((buf = malloc(cap)) == NULL)
 		return bulletin_error("out of memory");
 	(void)gmtime_r(&now, &tm);
 	(void)strftime(from, sizeof(from),
-	    "From MAILER-DAEMON %a %b %e %H:%M:%S %Y\n", &tm);
+	    "From MAILER-DAEMON %a %b %e %H:%M:%S %Y", &tm);
 	if (buf_add(&buf, &len, &cap, sep, strlen(sep)) == -1 ||
-	    buf_add(&buf, &len, &cap, from, strlen(from)) == -1)
+	    buf_add(&buf, &len, &cap, from, strlen(from)) == -1 ||
+	    buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 		goto fail;
+	/* Each line with the file's line end; a CRLF is kept as it is. */
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
-		nl = nl != NULL ? nl + 1 : end;
-		if ((size_t)(nl - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
+		body = nl != NULL ? nl : end;
+		if (crlf && body > p && body[-1] == '\r')
+			body--;
+		if ((size_t)(body - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
 		    buf_add(&buf, &len, &cap, ">", 1) == -1)
 			goto fail;
-		if (buf_add(&buf, &len, &cap, p, (size_t)(nl - p)) == -1)
+		if (buf_add(&buf, &len, &cap, p, (size_t)(body - p)) == -1 ||
+		    buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 			goto fail;
-		p = nl;
+		p = nl != NULL ? nl + 1 : end;
 	}
-	if ((b->len == 0 || b->data[b->len - 1] != '\n') &&
-	    buf_add(&buf, &len, &cap, "\n", 1) == -1)
-		goto fail;
-	if (buf_add(&buf, &len, &cap, "\n", 1) == -1)
+	/* The empty line that separates it from the next message. */
+	if (buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 		goto fail;
 	*out = buf;
 	*outlen = len;
@@ -351,8 +375,8 @@ mb_append(struct mb *m, struct record *r, const struct bulletin *b)
 	size_t		 len = 0;
 	int		 rc = -1;
 
-	if (mb_separator(m, &sep) == -1 || mb_compose(sep, b, &data, &len) ==
-	    -1)
+	if (mb_separator(m, &sep) == -1 ||
+	    mb_compose(sep, m->eol, b, &data, &len) == -1)
 		return -1;
 	if (stage_write(r, data, len) == -1)
 		goto out;

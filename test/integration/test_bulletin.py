@@ -10,7 +10,8 @@ each user, into the user's own maildrop, as an onlogin program of pop3d.
   repaired by the next run: never two copies, nothing left in tmp/;
 - the documented worst case for an mbox (an append cut short, then other
   mail written after it): a cut copy, never a second one;
-- mbox delivery under pop3d's locks, served back byte-exact;
+- mbox delivery under pop3d's locks, served back byte-exact; an mbox with
+  CRLF line ends gets CRLF, and its last message keeps its UIDL;
 - the record is the user's own: -s STATEDIR/USER, and a record planted by
   another user is refused, never written through."""
 
@@ -403,6 +404,48 @@ def test_mbox_cut_then_other_mail_worst_case(bulletins, area, mail_user):
     data = mbox.read_bytes()
     assert data.count(b"From MAILER-DAEMON ") == 1
     assert data.count(b"From: Postmaster") == 1
+
+
+CRLF_OLD = (b"From a@b Mon Jan  1 00:00:00 2024\r\nSubject: one\r\n\r\n"
+            b"first\r\n\r\n"
+            b"From a@b Mon Jan  1 00:00:01 2024\r\nSubject: two\r\n\r\n"
+            b"second\r\n")
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b""],
+                         ids=["separated", "unseparated"])
+def test_mbox_crlf_file_kept_intact(session, bulletins, area, mail_user,
+                                    ending):
+    """An mbox stored with CRLF line ends gets the bulletin in CRLF too,
+    and its last message keeps its bytes, its size and its UIDL, whether
+    the file ended with the separating empty line or not."""
+    spool = Spool(area)
+    old = CRLF_OLD + ending
+    mbox = spool.create(mail_user, old)
+    opts = {"maildrop": "mbox:%s/%%u" % spool.path}
+    s = session(options=opts, login=mail_user)
+    before_uidl = s.multi("UIDL")[1]
+    before_list = s.multi("LIST")[1]
+    last = s.retr_raw(2)[1]
+    s.quit()
+    bulletins.add("welcome.msg", WELCOME)
+    rc, out = bulletins.run(mail_user, "mbox:%s" % mbox)
+    assert (rc, out) == (0, "bulletin: delivered welcome.msg\n")
+    data = mbox.read_bytes()
+    assert data.startswith(CRLF_OLD + b"\r\n")
+    added = data[len(CRLF_OLD) + 2:]
+    assert re.fullmatch(rb"From MAILER-DAEMON [^\n]*\r\n", added.split(
+        b"\n", 1)[0] + b"\n")
+    assert added.split(b"\n", 1)[1] == \
+        quoted(WELCOME).replace(b"\n", b"\r\n") + b"\r\n"
+    assert b"\n" not in added.replace(b"\r\n", b"")
+    s = session(options=opts, login=mail_user)
+    assert len(before_uidl) == 2
+    assert s.multi("UIDL")[1][:2] == before_uidl
+    assert s.multi("LIST")[1][:2] == before_list
+    assert s.retr_raw(2)[1] == last
+    assert s.retr_raw(3)[1] == wire_form(quoted(WELCOME)) + b".\r\n"
+    s.quit()
 
 
 def test_mbox_refused_like_pop3d(bulletins, area, mail_user):
