@@ -5,9 +5,12 @@
  * each bulletin -- one complete RFC 5322 message per DIR/NAME.msg file --
  * once to the user who logs in, into the maildrop of POP3_MAILDROP, and
  * records it.  It runs as the user, so it can only ever touch that
- * user's maildrop and record.  The record is, by default, beside the
- * mail: MAILDIR/.pop3d-bulletins, or for an mbox $POP3_HOME/.pop3d-
- * bulletins; with -s, STATEDIR/USER.
+ * user's maildrop and record.  The record is, with -s, STATEDIR/USER;
+ * else, when pop3d gives a state directory (POP3_STATE_DIR, the user's
+ * own, mode 0700), $POP3_STATE_DIR/bulletins; else beside the mail:
+ * MAILDIR/.pop3d-bulletins, or for an mbox $POP3_HOME/.pop3d-bulletins.
+ * A record already beside the mail stays in use, so that moving to a
+ * pop3d that sets POP3_STATE_DIR delivers nothing twice.
  *
  * One line on standard output says what was done; pop3d logs it.  Exit
  * status 0, or 1 on any error (never 75: a bulletin problem must not
@@ -30,6 +33,7 @@
 #include "xio.h"
 
 #define RECORD_NAME	".pop3d-bulletins"
+#define STATE_RECORD	"bulletins"	/* in $POP3_STATE_DIR */
 #define USER_MAX	128
 
 static char	 errbuf[512];
@@ -161,6 +165,34 @@ struct target {
 	char	 record[PATH_MAX];
 };
 
+/*
+ * $POP3_STATE_DIR, if it is set and is what pop3d makes: an absolute
+ * path of a directory of ours that no one else can write.  NULL when
+ * unset; an error when it is set but not such a directory.
+ */
+static int
+state_dir(const char **out)
+{
+	const char	*sd = getenv("POP3_STATE_DIR");
+	struct stat	 st;
+
+	*out = NULL;
+	if (sd == NULL || sd[0] == '\0')
+		return 0;
+	if (sd[0] != '/')
+		return bulletin_error("POP3_STATE_DIR: not an absolute path");
+	if (lstat(sd, &st) == -1)
+		return bulletin_error("POP3_STATE_DIR %s: %s", sd,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return bulletin_error("POP3_STATE_DIR %s: not a directory of "
+		    "uid %lu that only it can write", sd,
+		    (unsigned long)geteuid());
+	*out = sd;
+	return 0;
+}
+
 /* POP3_MAILDROP and the record's place (see the top of this file). */
 static int
 target_init(struct target *t, const char *statedir)
@@ -168,6 +200,8 @@ target_init(struct target *t, const char *statedir)
 	const char	*md = getenv("POP3_MAILDROP");
 	const char	*user = getenv("POP3_USER");
 	const char	*home = getenv("POP3_HOME");
+	const char	*sd;
+	struct stat	 st;
 	int		 n;
 
 	if (md == NULL)
@@ -187,20 +221,29 @@ target_init(struct target *t, const char *statedir)
 			return bulletin_error("POP3_USER missing or invalid");
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", statedir,
 		    user);
-	} else if (!t->mbox) {
+		goto done;
+	}
+	if (state_dir(&sd) == -1)
+		return -1;
+	if (!t->mbox) {
 		/* The record lives in the maildir, which may not exist yet. */
 		if (mkdir(t->path, 0700) == -1 && errno != EEXIST)
 			return bulletin_error("maildir %s: %s", t->path,
 			    strerror(errno));
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", t->path,
 		    RECORD_NAME);
-	} else {
-		if (home == NULL || home[0] != '/')
-			return bulletin_error("mbox without a home directory: "
-			    "use -s STATEDIR");
+	} else if (home != NULL && home[0] == '/') {
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", home,
 		    RECORD_NAME);
-	}
+	} else if (sd == NULL) {
+		return bulletin_error("mbox without a home directory: "
+		    "use -s STATEDIR");
+	} else
+		n = 0;
+	if (sd != NULL && (n == 0 || lstat(t->record, &st) == -1))
+		n = snprintf(t->record, sizeof(t->record), "%s/%s", sd,
+		    STATE_RECORD);
+done:
 	if (n < 0 || (size_t)n >= sizeof(t->record))
 		return bulletin_error("record path too long");
 	return 0;
