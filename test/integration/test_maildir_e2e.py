@@ -1,5 +1,6 @@
 """Maildir end to end: exact octets of STAT/LIST/RETR/TOP/UIDL for awkward
-messages, deletion only at QUIT, UIDL stability, skipped entries,
+messages, deletion only at QUIT (and the Maildir++ maildirsize line it
+appends), UIDL stability, skipped entries,
 [IN-USE] locking, vanished messages, refused maildrops."""
 
 import os

@@ -464,6 +464,86 @@ test_commit(void)
 	    !gone("commit", "new/7.g"));
 }
 
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	static char	 buf[16384];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	if (lenp != NULL)
+		*lenp = (size_t)n;
+	return buf;
+}
+
+/*
+ * Maildir++ quota: the deleted files' sizes and count are appended to
+ * maildirsize as "-BYTES -COUNT", once per commit; a file already gone
+ * is not counted; a maildir without maildirsize does not get one; a file
+ * past 5120 octets is appended to all the same.
+ */
+static void
+test_quota(void)
+{
+	static const char head[] = "1000000S,100C\n24 3\n";
+	unsigned char	 del[4] = { 1, 0, 1, 1 };
+	struct maildrop	 md;
+	const char	*p = newmd("quota");
+	char		 want[256], big[6000];
+	size_t		 len;
+
+	put_n("quota", "maildirsize", head, sizeof(head) - 1);
+	put_n("quota", "new/1.a", "12345\n", 6);
+	put_n("quota", "new/2.b", "1\n", 2);
+	put_n("quota", "cur/3.c:2,S", "1234567890\n", 11);
+	put_n("quota", "new/4.d", "x\n", 2);
+	CHECK(mdopen(&md, p) == MD_OK);
+	CHECK(md.count == 4);
+	CHECK(unlink(at("quota", "new/4.d")) == 0);
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	snprintf(want, sizeof(want), "%s-17 -2\n", head);
+	CHECK_STREQ(slurp(at("quota", "maildirsize"), NULL), want);
+	/* Nothing deleted: nothing appended. */
+	CHECK(mdopen(&md, p) == MD_OK);
+	memset(del, 0, sizeof(del));
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK_STREQ(slurp(at("quota", "maildirsize"), NULL), want);
+
+	/* Past 5120 octets: still one line appended, nothing rewritten. */
+	memset(big, '1', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	CHECK(unlink(at("quota", "maildirsize")) == 0);
+	put_n("quota", "maildirsize", big, sizeof(big));
+	CHECK(mdopen(&md, p) == MD_OK);
+	del[0] = 1;
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK(slurp(at("quota", "maildirsize"), &len) != NULL &&
+	    len == sizeof(big) + 6 &&
+	    memcmp(slurp(at("quota", "maildirsize"), NULL) + sizeof(big),
+	    "-2 -1\n", 6) == 0);
+
+	/* No maildirsize: none is made. */
+	CHECK(unlink(at("quota", "maildirsize")) == 0);
+	put_n("quota", "new/5.e", "five\n", 5);
+	CHECK(mdopen(&md, p) == MD_OK);
+	CHECK(md.count == 1);
+	del[0] = 1;
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK(gone("quota", "new/5.e"));
+	CHECK(gone("quota", "maildirsize"));
+}
+
 /* A file that vanishes or changes kind between LIST and RETR: -ERR. */
 static void
 test_vanish(void)
@@ -770,6 +850,7 @@ main(void)
 	test_uids();
 	test_sizes();
 	test_commit();
+	test_quota();
 	test_vanish();
 	test_moved();
 	test_moved_many();
