@@ -2,7 +2,9 @@
  * maildrop/mda_lock.c: the MDA locks of an mbox.  A dotlock and an
  * fcntl lock held by another process are waited for; an ending signal
  * sent while the locks are held takes effect only once both are gone;
- * mda_lock_touch keeps the dotlock's mtime fresh.
+ * mda_lock_touch keeps the dotlock's mtime fresh.  The mbox is made in
+ * a fresh directory under $TMPDIR, or else the current directory, as the
+ * other unit tests do.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lockfile.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,9 +27,9 @@
 
 #include "check.h"
 
-static char	 dir[64];
-static char	 mbox[128];
-static char	 lockpath[136];
+static char	 dir[PATH_MAX];
+static char	 mbox[PATH_MAX + 8];
+static char	 lockpath[PATH_MAX + 16];
 
 static long
 now_ms(void)
@@ -296,8 +299,13 @@ test_touch(void)
 int
 main(void)
 {
+	const char	*tmp = getenv("TMPDIR");
+
 	log_init(1);
-	if (mkdtemp(strcpy(dir, "/tmp/test_mda_lock.XXXXXX")) == NULL) {
+	if (tmp == NULL || *tmp == '\0')
+		tmp = ".";
+	(void)snprintf(dir, sizeof(dir), "%s/test_mda_lock.XXXXXX", tmp);
+	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
