@@ -1,5 +1,5 @@
 /*
- * hooks/spawn.c and hooks/onlogin.c: what a started program inherits
+ * common/spawn.c and hooks/onlogin.c: what a started program inherits
  * (SECURITY.md items 33-37), clause by clause, and onlogin_run()'s
  * verdicts, deadline and log line (SPEC "The onlogin program").
  *
