@@ -13,9 +13,6 @@
 #include "build_config.h"
 #include "config.h"
 #include "log.h"
-#include "maildrop.h"
-#include "auth.h"
-#include "onlogin.h"
 
 #define CONFIG_LINE_MAX	4096
 
@@ -220,18 +217,18 @@ parse_expire(const char *v, long long *out)
 	return NULL;
 }
 
-/* Expanding a sample name checks the format and every escape. */
+static const char *(*maildrop_check)(const char *);
+
+void
+config_set_maildrop_check(const char *(*fn)(const char *))
+{
+	maildrop_check = fn;
+}
+
 static const char *
 check_maildrop(const char *v)
 {
-	const struct maildrop_ops *ops;
-	const char	*err;
-	char		 path[PATH_MAX];
-
-	if (maildrop_expand(v, "user@example.org", "/home/user", &ops, path,
-	    sizeof(path), &err) == -1)
-		return err;
-	return NULL;
+	return maildrop_check != NULL ? maildrop_check(v) : NULL;
 }
 
 static const char *
@@ -463,35 +460,16 @@ config_load(struct config *c, const char *file, int must_exist,
 }
 
 int
-config_check(const struct config *c, int full)
+config_check(const struct config *c)
 {
-	const struct auth_backend *b;
 	int	 problems = 0;
-	size_t	 i;
 
-	for (i = 0; i < c->nauth; i++) {
-		if ((b = auth_backend(c->auth[i])) == NULL) {
-			log_warnx("auth: backend '%s' is not built in",
-			    auth_kind_name(c->auth[i]));
-			problems++;
-		} else if (full && b->config_check != NULL)
-			problems += b->config_check(c);
-	}
 	if (c->privsep_dir[0] != '/') {
 		log_warnx("privsep-dir: must be an absolute path");
 		problems++;
 	}
 	if (c->state_dir != NULL && c->state_dir[0] != '/') {
 		log_warnx("state-dir: must be an absolute path");
-		problems++;
-	}
-	problems += onlogin_config_check(c);
-	if (c->apop && !auth_has_plain_secrets(c)) {
-		log_warnx("apop: needs a backend with {PLAIN} secrets");
-		problems++;
-	}
-	if ((c->sasl & SASL_CRAM_MD5) && !auth_has_plain_secrets(c)) {
-		log_warnx("sasl: CRAM-MD5 needs a backend with {PLAIN} secrets");
 		problems++;
 	}
 	return problems;

@@ -17,6 +17,7 @@
 #include "build_config.h"
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "names.h"
 

@@ -14,8 +14,12 @@
 #include <limits.h>
 #include <sys/types.h>
 
-#include "config.h"
 #include "names.h"
+
+struct config;
+
+/* The backends, in the order of the `auth` key's names (config.c). */
+enum auth_kind { AUTH_FILE, AUTH_UNIX, AUTH_PAM, AUTH_KINDS };
 
 /* Longest secret accepted from a client (PASS, SASL PLAIN password). */
 #define AUTH_SECRET_MAX		512

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "users_file.h"
 

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "names.h"
 

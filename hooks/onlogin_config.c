@@ -27,7 +27,7 @@ onlogin_argv(const char *s, struct onlogin_argv *a, const char **err)
 	for (p = a->buf; (word = strsep(&p, " \t")) != NULL;) {
 		if (*word == '\0')
 			continue;
-		if (a->argc == CONFIG_MAX_ARGV) {
+		if (a->argc == ONLOGIN_ARGV_MAX) {
 			*err = "too many words";
 			return -1;
 		}

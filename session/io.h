@@ -13,6 +13,9 @@
 
 #include "log.h"
 
+/* The `tls` key: how the client's connection is to be encrypted. */
+enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
+
 /* Longest line kept, CRLF included: room for long passwords and SASL. */
 #define IO_LINE_MAX	1024
 /* RFC 2449 §4: command lines are at most 255 octets with the CRLF. */

@@ -24,6 +24,7 @@
 
 #include "build_config.h"
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 
 #include "check.h"
