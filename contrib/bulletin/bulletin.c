@@ -22,63 +22,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_format.h"
+#include "bulletin_record.h"
 #include "xio.h"
 
 #define RECORD_NAME	".pop3d-bulletins"
 #define STATE_RECORD	"bulletins"	/* in $POP3_STATE_DIR */
 #define USER_MAX	128
 
-static char	 errbuf[512];
 static char	 said[512];	/* names delivered, for the output line */
-
-int
-bulletin_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errbuf[0] == '\0') {
-		va_start(ap, fmt);
-		(void)vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-int
-bulletin_crash_wanted(const char *point)
-{
-	const char	*want = getenv("BULLETIN_CRASH");
-
-	return want != NULL && strcmp(want, point) == 0;
-}
-
-void
-bulletin_crash_point(const char *point)
-{
-	if (bulletin_crash_wanted(point))
-		(void)raise(SIGKILL);
-}
-
-/* NAME.msg, at most 64 of [A-Za-z0-9._-], not starting with '.' or '-'. */
-int
-bulletin_name_valid(const char *name)
-{
-	size_t	 n = strlen(name);
-
-	return n >= 5 && n <= BULLETIN_NAME_MAX &&
-	    strcmp(name + n - 4, ".msg") == 0 &&
-	    name[0] != '.' && name[0] != '-' &&
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") == n;
-}
 
 /* pop3d's name rules, re-checked: the name becomes a file name. */
 static int
@@ -357,6 +315,6 @@ main(int argc, char **argv)
 		printf("bulletin: delivered %s\n", said);
 	else
 		printf("bulletin: %s%s%serror: %s\n", said[0] ? "delivered " :
-		    "", said, said[0] ? "; " : "", errbuf);
+		    "", said, said[0] ? "; " : "", bulletin_error_text());
 	return rc == 0 ? BULLETIN_EX_OK : BULLETIN_EX_FAIL;
 }

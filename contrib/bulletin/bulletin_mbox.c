@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_format.h"
+#include "bulletin_record.h"
 #include "mda_lock.h"
 #include "xio.h"
 
