@@ -1,5 +1,5 @@
 /*
- * The configuration: one table of keys (SPEC "Configuration file").  Every
+ * The configuration: one table of keys (pop3d.conf(5)).  Every
  * value, the compiled defaults included, goes through the same parser, so
  * a default can never be something the parser would refuse.
  */
@@ -39,7 +39,7 @@ struct key {
 #define DEFAULT_AUTH	"unix"
 #endif
 
-/* SPEC: zero configuration serves /var/mail/USER, the classic Unix way. */
+/* pop3d.conf(5): zero configuration serves /var/mail/USER, the Unix way. */
 #if WITH_MAILDROP_MBOX
 #define DEFAULT_MAILDROP	"mbox:/var/mail/%u"
 #else
@@ -80,7 +80,7 @@ static const struct key keys[] = {
 	{ "state-dir",		K_OPTSTR, F(state_dir),		0, 0, "", 1 },
 	{ "max-failures",	K_NUM,    F(max_failures),	1, 100, "3", 1 },
 	{ "fail-delay",		K_NUM,    F(fail_delay),	0, 60, "1", 1 },
-	/* Refuse uid 0 logins unless asked (SECURITY.md item 25). */
+	/* Refuse uid 0 logins unless asked (pop3d.conf(5) allow-root). */
 	{ "allow-root",		K_BOOL,   F(allow_root),	0, 0, "no", 1 },
 };
 #undef F

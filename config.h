@@ -1,5 +1,5 @@
 /*
- * Configuration: `key = value` lines (SPEC "Configuration file"), then
+ * Configuration: `key = value` lines (pop3d.conf(5)), then
  * `-o KEY=VALUE` overrides.  Every key is a row of one table in config.c,
  * with its type, bounds and default; nothing else knows the key names.
  */

@@ -1,9 +1,10 @@
 /*
- * Authentication backends behind one small interface (STYLE.md "Shape").
+ * Authentication backends behind one small interface: a table of function
+ * pointers, one row per backend built in.
  * The root side of the privilege flow calls auth_check() with what the
  * pre-auth child sent; backends never see network bytes directly.
  *
- * The chain (SPEC key `auth`): the first backend that knows the user
+ * The chain (pop3d.conf(5) key `auth`): the first backend that knows the user
  * decides; a wrong password there is final.  When no backend knows the
  * user, a dummy check of the same cost runs, so that an unknown user and
  * a wrong password take the same time and get the same reply.

@@ -1,5 +1,5 @@
 /*
- * The onlogin program (SPEC "The onlogin program"): run after a successful
+ * The onlogin program (docs/onlogin.md): run after a successful
  * login, before the maildrop is opened, as `onlogin-user` (by default the
  * authenticated user, never root unless `onlogin-user = root`).
  *

@@ -310,13 +310,13 @@ maildir_free(struct maildir *m)
 }
 
 /*
- * One session at a time (PEERS.md: popa3d and Dovecot let two sessions
- * DELE and commit together): flock(2) on the maildir directory itself.
- * It creates no file and dies with the process, so a killed session
- * leaves no stale lock.  On NFS, Linux emulates flock with POSIX locks
+ * One session at a time (popa3d and Dovecot let two sessions DELE and commit
+ * together; DESIGN.md "Mail formats and locking"): flock(2) on the maildir
+ * directory itself. It creates no file and dies with the process, so a killed
+ * session leaves no stale lock.  On NFS, Linux emulates flock with POSIX locks
  * that need a file open for writing, so it can fail with EBADF there; as
- * maildir deletions are idempotent (a second unlink finds ENOENT), the
- * session then goes on without exclusivity, with a log line.
+ * maildir deletions are idempotent (a second unlink finds ENOENT), the session
+ * then goes on without exclusivity, with a log line.
  */
 static enum md_status
 maildir_lock(struct maildir *m)

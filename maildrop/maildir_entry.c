@@ -76,7 +76,7 @@ maildir_entry_ok(int dfd, const char *name, unsigned char d_type,
 	}
 	/*
 	 * Symlinks, FIFOs, devices, sockets, directories are never served
-	 * (DESIGN.md "Maildir").
+	 * (DESIGN.md "Mail formats and locking").
 	 */
 	return d_type == DT_REG;
 }

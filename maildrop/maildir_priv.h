@@ -83,8 +83,8 @@ int64_t	maildir_arena_add(char **arena, size_t *used, size_t *cap,
 
 /*
  * Whether a directory entry is served: a regular file whose name does not
- * start with '.' (DESIGN.md "Maildir").  Fills *st and sets *have_st when
- * it had to stat.  Returns 1 to take it, 0 to skip it.
+ * start with '.' (DESIGN.md "Mail formats and locking").  Fills *st and sets
+ * *have_st when it had to stat.  Returns 1 to take it, 0 to skip it.
  */
 int	maildir_entry_ok(int dfd, const char *name, unsigned char d_type,
 	    struct stat *st, int *have_st);

@@ -179,10 +179,6 @@ struct mbox_plan {
 	uint64_t	 ndata;		/* sum of the segments */
 };
 
-/* Home directory used for the recovery record when the spool is not
- * writable; the session sets it from the authentication backend.  When
- * never set, the password database entry of the euid is used. */
-
 /*
  * mbox_io.c: every call that changes a file during recovery and commit
  * goes through these, so that a test can make the n-th one fail or kill

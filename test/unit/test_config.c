@@ -38,7 +38,7 @@ test_defaults(void)
 
 	config_defaults(&c);
 	CHECK(c.nauth == 1);
-	/* SPEC's zero configuration; a build without mbox uses ~/Maildir. */
+	/* pop3d.conf(5)'s zero configuration; without mbox, ~/Maildir. */
 	CHECK(strcmp(c.maildrop, WITH_MAILDROP_MBOX ? "mbox:/var/mail/%u" :
 	    "maildir:~/Maildir") == 0);
 	CHECK(c.timeout == 600 && c.max_failures == 3 && c.fail_delay == 1);

@@ -1,6 +1,6 @@
 /*
  * maildir.c on real maildirs, built in a fresh directory under $TMPDIR or
- * else the current directory (never /tmp by default: SECURITY.md item 21).
+ * else the current directory (never /tmp by default, as pop3d itself).
  * Each file's content starts with its own name, so that a test can tell
  * which message a number is by reading it through source().
  */
@@ -170,7 +170,7 @@ uid_ok(const char *uid)
 	return 1;
 }
 
-/* Every UID valid and none twice (RFC 1939 §7, SECURITY.md item 13). */
+/* Every UID valid and none twice (RFC 1939 §7). */
 static void
 check_uids_unique(struct maildrop *md)
 {
@@ -289,7 +289,7 @@ test_uids(void)
 
 	for (k = 0; k < nt; k++)
 		put("uids", t[k].rel);
-	/* An X-UIDL header changes nothing (SECURITY.md item 13). */
+	/* An X-UIDL header changes nothing: the UID is the file name's. */
 	CHECK(unlink(at("uids", "new/8.X-UIDL")) == 0);
 	put_n("uids", "new/8.X-UIDL", "8.X-UIDL\nX-UIDL: 5.dup.h\n\nb\n", 27);
 	for (round = 0; round < 2; round++) {
@@ -702,7 +702,7 @@ test_entry_ok(void)
 	close(dfd);
 }
 
-/* One session per maildrop (PEERS.md: popa3d and Dovecot allow two). */
+/* One session per maildrop (popa3d and Dovecot allow two). */
 static void
 test_lock(void)
 {
@@ -797,7 +797,7 @@ test_refused(void)
 
 	newmd("real");
 	put("real", "new/1.a");
-	/* The maildrop a symlink: not followed (SECURITY.md item 19). */
+	/* The maildrop a symlink: not followed (DESIGN.md, never trusted). */
 	CHECK(symlink("real", at("link", NULL)) == 0);
 	CHECK(mdopen(&md, at("link", NULL)) == MD_PERM);
 	snprintf(path, sizeof(path), "%s/", at("link", NULL));
@@ -819,7 +819,7 @@ test_refused(void)
 	CHECK(mkdir(at("sublink2", "new"), 0700) == 0);
 	CHECK(symlink("../real/new", at("sublink2", "cur")) == 0);
 	CHECK(mdopen(&md, at("sublink2", NULL)) == MD_PERM);
-	/* Owned by someone else (SECURITY.md item 20): needs root to set up. */
+	/* Owned by someone else (refused): needs root to set up. */
 	if (geteuid() == 0) {
 		newmd("other");
 		CHECK(chown(at("other", NULL), 65534, 65534) == 0);
