@@ -80,7 +80,7 @@ int	onlogin_argv(const char *s, struct onlogin_argv *a, const char **err);
  * needs onlogin-wait = yes.  Prints each problem; returns their number.
  */
 int	onlogin_config_check(const struct config *);
-/* (onlogin_config.c has no other dependency than log.c: config.c's
- * tests and fuzz target can link it alone.) */
+/* (onlogin_config.c has no other dependency than log.c: it links
+ * without the hook's process code.) */
 
 #endif

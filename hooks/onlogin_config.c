@@ -1,8 +1,8 @@
 /*
- * The onlogin keys as configuration: splitting `onlogin` into an argv, and the
- * checks `pop3d -t` and every start make (pop3d.conf(5) "The onlogin
- * program").  Apart from onlogin.c so that config.c's tests and fuzz target
- * need nothing of the hook's process code.
+ * The onlogin keys as configuration: splitting `onlogin` into an argv,
+ * and the checks `pop3d -t` and every start make (pop3d.conf(5) "The
+ * onlogin program"; called from confcheck.c).  Apart from onlogin.c so
+ * that it needs nothing of the hook's process code.
  */
 #include <pwd.h>
 #include <stdlib.h>
