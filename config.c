@@ -1,5 +1,5 @@
 /*
- * The configuration: one table of keys (SPEC "Configuration file").  Every
+ * The configuration: one table of keys (pop3d.conf(5)).  Every
  * value, the compiled defaults included, goes through the same parser, so
  * a default can never be something the parser would refuse.
  */
@@ -13,9 +13,6 @@
 #include "build_config.h"
 #include "config.h"
 #include "log.h"
-#include "maildrop.h"
-#include "auth.h"
-#include "onlogin.h"
 
 #define CONFIG_LINE_MAX	4096
 
@@ -42,7 +39,7 @@ struct key {
 #define DEFAULT_AUTH	"unix"
 #endif
 
-/* SPEC: zero configuration serves /var/mail/USER, the classic Unix way. */
+/* pop3d.conf(5): zero configuration serves /var/mail/USER, the Unix way. */
 #if WITH_MAILDROP_MBOX
 #define DEFAULT_MAILDROP	"mbox:/var/mail/%u"
 #else
@@ -83,7 +80,7 @@ static const struct key keys[] = {
 	{ "state-dir",		K_OPTSTR, F(state_dir),		0, 0, "", 1 },
 	{ "max-failures",	K_NUM,    F(max_failures),	1, 100, "3", 1 },
 	{ "fail-delay",		K_NUM,    F(fail_delay),	0, 60, "1", 1 },
-	/* Refuse uid 0 logins unless asked (SECURITY.md item 25). */
+	/* Refuse uid 0 logins unless asked (pop3d.conf(5) allow-root). */
 	{ "allow-root",		K_BOOL,   F(allow_root),	0, 0, "no", 1 },
 };
 #undef F
@@ -220,18 +217,18 @@ parse_expire(const char *v, long long *out)
 	return NULL;
 }
 
-/* Expanding a sample name checks the format and every escape. */
+static const char *(*maildrop_check)(const char *);
+
+void
+config_set_maildrop_check(const char *(*fn)(const char *))
+{
+	maildrop_check = fn;
+}
+
 static const char *
 check_maildrop(const char *v)
 {
-	const struct maildrop_ops *ops;
-	const char	*err;
-	char		 path[PATH_MAX];
-
-	if (maildrop_expand(v, "user@example.org", "/home/user", &ops, path,
-	    sizeof(path), &err) == -1)
-		return err;
-	return NULL;
+	return maildrop_check != NULL ? maildrop_check(v) : NULL;
 }
 
 static const char *
@@ -463,35 +460,16 @@ config_load(struct config *c, const char *file, int must_exist,
 }
 
 int
-config_check(const struct config *c, int full)
+config_check(const struct config *c)
 {
-	const struct auth_backend *b;
 	int	 problems = 0;
-	size_t	 i;
 
-	for (i = 0; i < c->nauth; i++) {
-		if ((b = auth_backend(c->auth[i])) == NULL) {
-			log_warnx("auth: backend '%s' is not built in",
-			    auth_kind_name(c->auth[i]));
-			problems++;
-		} else if (full && b->config_check != NULL)
-			problems += b->config_check(c);
-	}
 	if (c->privsep_dir[0] != '/') {
 		log_warnx("privsep-dir: must be an absolute path");
 		problems++;
 	}
 	if (c->state_dir != NULL && c->state_dir[0] != '/') {
 		log_warnx("state-dir: must be an absolute path");
-		problems++;
-	}
-	problems += onlogin_config_check(c);
-	if (c->apop && !auth_has_plain_secrets(c)) {
-		log_warnx("apop: needs a backend with {PLAIN} secrets");
-		problems++;
-	}
-	if ((c->sasl & SASL_CRAM_MD5) && !auth_has_plain_secrets(c)) {
-		log_warnx("sasl: CRAM-MD5 needs a backend with {PLAIN} secrets");
 		problems++;
 	}
 	return problems;

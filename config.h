@@ -1,5 +1,5 @@
 /*
- * Configuration: `key = value` lines (SPEC "Configuration file"), then
+ * Configuration: `key = value` lines (pop3d.conf(5)), then
  * `-o KEY=VALUE` overrides.  Every key is a row of one table in config.c,
  * with its type, bounds and default; nothing else knows the key names.
  */
@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum auth_kind { AUTH_FILE, AUTH_UNIX, AUTH_PAM, AUTH_KINDS };
-enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
-enum onlogin_failure { ONLOGIN_IGNORE, ONLOGIN_DENY };
+/* The types of the values, from the modules they belong to. */
+#include "auth.h"		/* enum auth_kind */
+#include "io.h"			/* enum tls_mode */
+#include "onlogin.h"		/* enum onlogin_failure */
 
 #define CONFIG_MAX_AUTH	3
-#define CONFIG_MAX_ARGV	32
 
 /* SASL mechanisms, as bits of config.sasl. */
 #define SASL_PLAIN	0x1
@@ -69,12 +69,20 @@ int	config_load(struct config *, const char *file, int must_exist,
 const char *config_set(struct config *, const char *key, const char *value);
 
 /*
- * Cross-key and environment checks, returning the number of problems.
- * The server runs them before serving; `full` (pop3d -t) adds each
- * backend's own checks, such as every line of the users file: at login a
- * bad line only fails its own user, it does not take the service down.
+ * Checks of values that need no other module (paths that must be
+ * absolute); the number of problems, each logged.  The checks across
+ * modules (backends, onlogin, APOP and SASL secrets) are confcheck.c's.
  */
-int	config_check(const struct config *, int full);
+int	config_check(const struct config *);
+
+/*
+ * The maildrop template is checked where it is read, so that a bad one
+ * is reported with its line, by expanding a sample name; only the
+ * maildrop module knows the formats, so the program that has it sets
+ * the check (pop3d: confcheck_maildrop) before config_defaults().  Without
+ * one, any template is taken.  It returns NULL or a static message.
+ */
+void	config_set_maildrop_check(const char *(*)(const char *));
 
 const char *auth_kind_name(enum auth_kind);
 

@@ -39,6 +39,7 @@
 
 #include "auth.h"
 #include "build_config.h"
+#include "confcheck.h"
 #include "config.h"
 #include "log.h"
 #include "maildrop.h"
@@ -443,11 +444,12 @@ main(int argc, char **argv)
 	normalise_process();
 	parse_options(argc, argv, &o);
 	log_init(o.debug || o.test || o.recover);
+	config_set_maildrop_check(confcheck_maildrop);
 	config_defaults(&cfg);
 	problems = config_load(&cfg, o.file, o.file_given, o.overrides,
 	    o.noverrides);
 	if (problems == 0)
-		problems = config_check(&cfg, o.test);
+		problems = confcheck_run(&cfg, o.test);
 	if (o.test)
 		problems += privsep_check(&cfg);
 	if (o.test) {

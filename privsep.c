@@ -1,5 +1,5 @@
 /*
- * The privilege boundary (STYLE.md; popa3d's model).
+ * The privilege boundary (DESIGN.md "Privilege flow"; popa3d's model).
  *
  *   root parent                        pre-auth child
  *   -----------                        --------------
@@ -65,7 +65,7 @@ privsep_dir_ready(const char *dir)
 		char c = *p;
 
 		*p = '\0';
-		/* chmod: our umask is 077, and SPEC promises 0755. */
+		/* chmod: our umask is 077, and pop3d.conf(5) promises 0755. */
 		if (mkdir(path, 0755) == 0)
 			(void)chmod(path, 0755);
 		else if (errno != EEXIST) {
@@ -134,7 +134,7 @@ preauth_refuse(struct session *s, const char *what)
 	_exit(1);
 }
 
-/* Becomes the unprivileged pre-auth process (SECURITY.md item 29). */
+/* Becomes the unprivileged pre-auth process (DESIGN.md "Who runs what"). */
 static void
 preauth_confine(const struct config *cfg, struct session *s)
 {
@@ -328,7 +328,7 @@ privsep_serve(const struct config *cfg, struct session *s, int fd,
 		}
 		privsep_log_failure(s, &m, reason);
 		explicit_bzero(&m, sizeof(m));
-		/* Slow guessing down (SPEC fail-delay); the child waits too. */
+		/* Slow guessing down (fail-delay); the child waits too. */
 		privsep_fail_wait(cfg, &start);
 		ans.close = ++failures >= cfg->max_failures;
 		if (write_all(fd, &ans, sizeof(ans)) != sizeof(ans) || ans.close)

@@ -1,6 +1,6 @@
 /*
  * The backend table, the chain that asks the configured backends in
- * order (SPEC key `auth`), and the constant-time comparisons every
+ * order (pop3d.conf(5) key `auth`), and the constant-time comparisons every
  * backend uses.
  */
 #include <sys/types.h>
@@ -17,6 +17,7 @@
 #include "build_config.h"
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "names.h"
 
@@ -110,9 +111,11 @@ auth_check(const struct config *cfg, const struct auth_request *req,
 		au->backend = b->name;
 		auth_decided = b;
 		/*
-		 * SECURITY.md 25: the same failure as a wrong password.  gid 0
-		 * too: a session in group root could read what root's group
-		 * may (Dovecot's first_valid_gid=1 does the same).
+		 * uid 0 never logs in unless allow-root says so
+		 * (pop3d.conf(5)), with the same failure as a wrong
+		 * password.  gid 0 too: a session in group root could
+		 * read what root's group may (Dovecot's first_valid_gid=1
+		 * does the same).
 		 */
 		if ((au->uid == 0 || au->gid == 0) && !cfg->allow_root) {
 			auth_end();
@@ -168,7 +171,8 @@ auth_crypt_match(const char *password, const char *hash)
 	}
 	out = crypt_rn(password, hash, cd, sizeof(*cd));
 	/*
-	 * SECURITY.md 26: crypt(3) fails with NULL or a "*..." string.  The
+	 * A hash that cannot be checked never matches: crypt(3) fails with
+	 * NULL or a "*..." string (DESIGN.md "What is never trusted").  The
 	 * length compared is the stored hash's, which is no secret.
 	 */
 	len = strlen(hash);

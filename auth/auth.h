@@ -1,9 +1,10 @@
 /*
- * Authentication backends behind one small interface (STYLE.md "Shape").
+ * Authentication backends behind one small interface: a table of function
+ * pointers, one row per backend built in.
  * The root side of the privilege flow calls auth_check() with what the
  * pre-auth child sent; backends never see network bytes directly.
  *
- * The chain (SPEC key `auth`): the first backend that knows the user
+ * The chain (pop3d.conf(5) key `auth`): the first backend that knows the user
  * decides; a wrong password there is final.  When no backend knows the
  * user, a dummy check of the same cost runs, so that an unknown user and
  * a wrong password take the same time and get the same reply.
@@ -14,8 +15,12 @@
 #include <limits.h>
 #include <sys/types.h>
 
-#include "config.h"
 #include "names.h"
+
+struct config;
+
+/* The backends, in the order of the `auth` key's names (config.c). */
+enum auth_kind { AUTH_FILE, AUTH_UNIX, AUTH_PAM, AUTH_KINDS };
 
 /* Longest secret accepted from a client (PASS, SASL PLAIN password). */
 #define AUTH_SECRET_MAX		512

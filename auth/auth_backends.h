@@ -17,7 +17,8 @@ extern const struct auth_backend auth_pam_backend;
 /*
  * One crypt(3) of `password` with the system's default method and cost
  * (crypt_gensalt_rn(NULL, 0, ...): yescrypt on Debian 12), the setting
- * made once per process; the result is thrown away (SECURITY.md 24).
+ * made once per process; the result is thrown away: it only makes an
+ * unknown user cost what a known one does.
  */
 void	auth_dummy_crypt(const char *password);
 

@@ -1,6 +1,6 @@
 /*
- * auth = file: the virtual users file (SPEC "Virtual users file"), read
- * afresh at each check, so that an edit counts at the next login and no
+ * auth = file: the virtual users file (pop3d.conf(5) "VIRTUAL USERS FILE"),
+ * read afresh at each check, so that an edit counts at the next login and no
  * cache can go stale.
  */
 #include <sys/types.h>
@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "users_file.h"
 
@@ -44,10 +45,10 @@ struct auth_file_scan {
 };
 
 /*
- * SECURITY.md 23-24: a check that finds no usable entry costs what a
- * real one does.  The first good hash of the file serves as setting
- * (crypt(3) reads only its setting part: same method, same cost as real
- * users); a file of {PLAIN} secrets only gets a plain compare; a file
+ * Unknown users cost what known ones do: a check that finds no usable entry
+ * costs what a real one does.  The first good hash of the file serves as
+ * setting (crypt(3) reads only its setting part: same method, same cost as
+ * real users); a file of {PLAIN} secrets only gets a plain compare; a file
  * with neither gets the system default.  Made once per process.
  */
 enum auth_file_dummy_kind {

@@ -1,5 +1,6 @@
 /*
- * auth = pam: Linux-PAM, service `pam-service` (SECURITY.md 27).
+ * auth = pam: Linux-PAM, service `pam-service` (pop3d.conf(5)
+ * "Authentication").
  * pam_authenticate and pam_acct_mgmt must both succeed; then the
  * credentials and the session are opened here, in the root process,
  * before the switch to the user, and auth_pam_end() closes them when
@@ -18,6 +19,7 @@
 
 #include "auth.h"
 #include "auth_backends.h"
+#include "config.h"
 #include "log.h"
 #include "names.h"
 

@@ -1,7 +1,8 @@
 /*
  * auth = unix: getpwnam_r and getspnam_r, then crypt(3) from libxcrypt.
  * Locked, empty-hash and expired accounts are refused after the same
- * work a password check costs (SECURITY.md 23).
+ * work a password check costs: an unknown user and a refused account
+ * cannot be told from a wrong password by the time taken.
  */
 #include <sys/types.h>
 

@@ -1,9 +1,8 @@
 /*
- * The virtual users file: Dovecot's passwd-file layout (SPEC "Virtual
- * users file").  users_file_parse() decides everything about one line and
- * touches nothing but that line; the reader below splits a file into
- * lines without stdio so that no copy of a secret outlives
- * users_file_close().
+ * The virtual users file: Dovecot's passwd-file layout (pop3d.conf(5) "VIRTUAL
+ * USERS FILE").  users_file_parse() decides everything about one line and
+ * touches nothing but that line; the reader below splits a file into lines
+ * without stdio so that no copy of a secret outlives users_file_close().
  */
 #include <sys/types.h>
 #include <sys/stat.h>

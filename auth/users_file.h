@@ -1,13 +1,13 @@
 /*
- * The virtual users file (SPEC "Virtual users file"): Dovecot's
+ * The virtual users file (pop3d.conf(5) "VIRTUAL USERS FILE"): Dovecot's
  * passwd-file layout, one user a line,
  *
  *	name:password:uid:gid:gecos:home:shell:extra
  *
  * users_file_parse() is a pure function on one line (fuzzed alone);
  * the reader hands out lines without stdio, so that secrets live only in
- * a buffer that users_file_close() wipes (STYLE.md "Processes and
- * secrets").
+ * a buffer that users_file_close() wipes: secrets are wiped right after
+ * use and never kept in stdio buffers.
  */
 #ifndef POP3D_USERS_FILE_H
 #define POP3D_USERS_FILE_H

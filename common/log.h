@@ -1,6 +1,6 @@
 /*
- * Logging: syslog facility mail, ident "pop3d", with the pid (SPEC "What it
- * logs"); -d copies every line to stderr.  Strings that came from the
+ * Logging: syslog facility mail, ident "pop3d", with the pid (pop3d(8)
+ * "LOGS"); -d copies every line to stderr.  Strings that came from the
  * client or from a file reach a log only through log_escape().
  */
 #ifndef POP3D_LOG_H

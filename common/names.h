@@ -1,6 +1,6 @@
 /*
  * Login names are checked before any path, argv, lookup or log line is
- * built from them (SECURITY.md item 22).
+ * built from them (DESIGN.md "What is never trusted").
  */
 #ifndef POP3D_NAMES_H
 #define POP3D_NAMES_H

@@ -1,5 +1,5 @@
 /*
- * Dropping privileges, the one way (SECURITY.md item 31): groups, then
+ * Dropping privileges, the one way (DESIGN.md "Who runs what"): groups, then
  * setresgid, then setresuid, then a check that root cannot come back.
  */
 #ifndef POP3D_PRIV_H

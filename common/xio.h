@@ -1,5 +1,5 @@
 /*
- * The only loops around read(2) and write(2) (STYLE.md): they handle short
+ * The only loops around read(2) and write(2): they handle short
  * counts and EINTR.  Both return the byte count done, or -1 with errno.
  */
 #ifndef POP3D_XIO_H
@@ -20,7 +20,7 @@ ssize_t	pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /*
  * Writes all of buf to a non-blocking fd, waiting at most timeout_ms for
  * each bit of progress (a client that stops reading is dropped, never
- * buffered for: SECURITY.md item 8).  -1 with errno ETIMEDOUT on timeout.
+ * buffered for).  -1 with errno ETIMEDOUT on timeout.
  */
 ssize_t	write_all_timeout(int fd, const void *buf, size_t len, int timeout_ms);
 

@@ -1,5 +1,6 @@
 /*
- * The onlogin hook (SPEC "The onlogin program"; SECURITY.md items 33-36).
+ * The onlogin hook (docs/onlogin.md "The contract"; DESIGN.md "The
+ * onlogin program").
  *
  * onlogin_run() builds the argv (the `onlogin` key split on blanks: never
  * a shell, never a byte from the client), the environment (exactly the
@@ -36,7 +37,7 @@
 #include "priv.h"
 #include "spawn.h"
 
-/* SPEC: PATH is the one variable not named POP3_*. */
+/* docs/onlogin.md: PATH is the one variable not named POP3_*. */
 #define ONLOGIN_PATH		"/usr/local/bin:/usr/bin:/bin"
 #define ONLOGIN_ENV_MAX		14
 #define ONLOGIN_ENV_SIZE	(3 * PATH_MAX + 1024)
@@ -100,7 +101,7 @@ onlogin_env_id(struct onlogin_env *e, const char *name, unsigned long id)
 	return onlogin_env_str(e, name, num);
 }
 
-/* SPEC "The onlogin program": these variables, and nothing else. */
+/* docs/onlogin.md "The contract": these variables, and nothing else. */
 static int
 onlogin_env_build(struct onlogin_env *e, const struct onlogin_info *in)
 {
@@ -131,7 +132,7 @@ onlogin_env_build(struct onlogin_env *e, const struct onlogin_info *in)
 /*
  * Who the program runs as.  Not root: ourselves, nothing to switch.
  * Root: onlogin-user, else the mail user; uid 0 only when the key says
- * "root" in so many words (SECURITY.md item 33).
+ * "root" in so many words (docs/onlogin.md, "Identity").
  */
 static int
 onlogin_identity(const struct config *cfg, const struct onlogin_info *in,
@@ -244,7 +245,7 @@ onlogin_pidfd(pid_t pid)
  * Until the program has exited or the deadline: its output is read as it
  * comes, and its exit is seen through a pidfd (or by polling waitpid).
  * The pipe's EOF is not waited for: a grandchild may hold it open.  At
- * the deadline the whole process group goes (SECURITY.md item 36).
+ * the deadline the whole process group goes (docs/onlogin.md).
  */
 static void
 onlogin_watch(pid_t pid, int outfd, long long timeout_s,
@@ -423,7 +424,7 @@ onlogin_decide(const struct config *cfg, const struct onlogin_outcome *o)
 {
 	if (!o->timed_out && o->status == 0)
 		return ONLOGIN_GO;
-	/* SPEC: 75 refuses whatever onlogin-failure says. */
+	/* docs/onlogin.md: 75 refuses whatever onlogin-failure says. */
 	if (!o->timed_out && o->status == ONLOGIN_EX_TEMPFAIL)
 		return ONLOGIN_DENY_TEMP;
 	return cfg->onlogin_failure == ONLOGIN_DENY ? ONLOGIN_DENY_TEMP :

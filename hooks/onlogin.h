@@ -1,5 +1,5 @@
 /*
- * The onlogin program (SPEC "The onlogin program"): run after a successful
+ * The onlogin program (docs/onlogin.md): run after a successful
  * login, before the maildrop is opened, as `onlogin-user` (by default the
  * authenticated user, never root unless `onlogin-user = root`).
  *
@@ -11,7 +11,13 @@
 
 #include <sys/types.h>
 
-#include "config.h"
+struct config;
+
+/* The `onlogin-failure` key: what a failed program does to the login. */
+enum onlogin_failure { ONLOGIN_IGNORE, ONLOGIN_DENY };
+
+/* Words of the `onlogin` key, the program's name included. */
+#define ONLOGIN_ARGV_MAX	32
 
 /* Exit status by which the program refuses the login (EX_TEMPFAIL). */
 #define ONLOGIN_EX_TEMPFAIL	75
@@ -57,7 +63,7 @@ enum onlogin_result onlogin_run(const struct config *,
 /* The `onlogin` key split on blanks: never a shell (onlogin_config.c). */
 struct onlogin_argv {
 	char	*buf;			/* the words, free() when done */
-	char	*argv[CONFIG_MAX_ARGV + 1];
+	char	*argv[ONLOGIN_ARGV_MAX + 1];
 	size_t	 argc;
 };
 
@@ -70,12 +76,12 @@ int	onlogin_argv(const char *s, struct onlogin_argv *a, const char **err);
 
 /*
  * The onlogin keys' checks for config_check() / `pop3d -t`: the program
- * is an absolute path, at most CONFIG_MAX_ARGV words; onlogin-user
+ * is an absolute path, at most ONLOGIN_ARGV_MAX words; onlogin-user
  * exists and is root only when named "root"; onlogin-failure = deny
  * needs onlogin-wait = yes.  Prints each problem; returns their number.
  */
 int	onlogin_config_check(const struct config *);
-/* (onlogin_config.c has no other dependency than log.c: config.c's
- * tests and fuzz target can link it alone.) */
+/* (onlogin_config.c has no other dependency than log.c: it links
+ * without the hook's process code.) */
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * The onlogin keys as configuration: splitting `onlogin` into an argv,
- * and the checks `pop3d -t` and every start make (SPEC "Configuration
- * file").  Apart from onlogin.c so that config.c's tests and fuzz target
- * need nothing of the hook's process code.
+ * and the checks `pop3d -t` and every start make (pop3d.conf(5) "The
+ * onlogin program"; called from confcheck.c).  Apart from onlogin.c so
+ * that it needs nothing of the hook's process code.
  */
 #include <pwd.h>
 #include <stdlib.h>
@@ -23,11 +23,11 @@ onlogin_argv(const char *s, struct onlogin_argv *a, const char **err)
 		*err = "out of memory";
 		return -1;
 	}
-	/* SPEC: split on white space; no quoting, no shell. */
+	/* docs/onlogin.md: split on white space; no quoting, no shell. */
 	for (p = a->buf; (word = strsep(&p, " \t")) != NULL;) {
 		if (*word == '\0')
 			continue;
-		if (a->argc == CONFIG_MAX_ARGV) {
+		if (a->argc == ONLOGIN_ARGV_MAX) {
 			*err = "too many words";
 			return -1;
 		}
@@ -38,7 +38,7 @@ onlogin_argv(const char *s, struct onlogin_argv *a, const char **err)
 		*err = "no program named";
 		return -1;
 	}
-	/* SECURITY.md item 35: execve of an absolute path, no PATH search. */
+	/* Never a PATH search: execve of an absolute path only. */
 	if (a->argv[0][0] != '/') {
 		*err = "the program must be an absolute path";
 		return -1;
@@ -68,7 +68,7 @@ onlogin_config_check(const struct config *cfg)
 			problems++;
 		} else if (pw->pw_uid == 0 &&
 		    strcmp(cfg->onlogin_user, "root") != 0) {
-			/* SECURITY.md item 33: root only when named. */
+			/* Root only when named "root" (docs/onlogin.md). */
 			log_warnx("onlogin-user: %s has uid 0; name root "
 			    "itself to run the program as root",
 			    cfg->onlogin_user);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir_file.h"
 #include "maildir_priv.h"
 #include "statedir.h"
 
@@ -31,67 +32,6 @@ _Static_assert(sizeof(struct maildir_msg) == 16, "maildir_msg grew");
 	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 static const char *const maildir_subdir[2] = { "new", "cur" };
-
-char *
-maildir_log_name(const char *name, char *buf, size_t len)
-{
-	return log_escape(name, strlen(name), buf, len);
-}
-
-int
-maildir_unique_cmp(const char *a, const char *b)
-{
-	size_t	 la = maildir_unique_len(a), lb = maildir_unique_len(b);
-	int	 c = memcmp(a, b, la < lb ? la : lb);
-
-	if (c != 0)
-		return c;
-	return la < lb ? -1 : la > lb;
-}
-
-int64_t
-maildir_arena_add(char **arena, size_t *used, size_t *cap, const char *name)
-{
-	size_t	 len = strlen(name) + 1, ncap;
-	char	*p;
-	int64_t	 off;
-
-	/* Offsets are 32 bits; 1,000,000 names of 255 octets stay far below. */
-	if (*used + len > UINT32_MAX)
-		return -1;
-	if (*used + len > *cap) {
-		ncap = *cap ? *cap * 2 : 4096;
-		while (ncap < *used + len)
-			ncap *= 2;
-		if ((p = realloc(*arena, ncap)) == NULL)
-			return -1;
-		*arena = p;
-		*cap = ncap;
-	}
-	memcpy(*arena + *used, name, len);
-	off = (int64_t)*used;
-	*used += len;
-	return off;
-}
-
-int
-maildir_entry_ok(int dfd, const char *name, unsigned char d_type,
-    struct stat *st, int *have_st)
-{
-	*have_st = 0;
-	/* ".", "..", and dot files that some tools keep in maildirs. */
-	if (name[0] == '.')
-		return 0;
-	if (d_type == DT_UNKNOWN) {
-		/* Not every file system fills d_type (XFS v4, some NFS). */
-		if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
-			return 0;
-		*have_st = 1;
-		return S_ISREG(st->st_mode);
-	}
-	/* Symlinks, FIFOs, devices, sockets, directories: SECURITY.md 17. */
-	return d_type == DT_REG;
-}
 
 /*
  * Delivery time from the name's leading decimal seconds; 0 digits when
@@ -379,9 +319,8 @@ maildir_free(struct maildir *m)
 static enum md_status
 maildir_open_dir(struct maildir *m, const char *path, int statefd)
 {
-	char	 key[STATEDIR_KEY_MAX];
-
 	struct stat	 st;
+	char		 key[STATEDIR_KEY_MAX];
 
 	if ((m->dirfd = open(path, MAILDIR_DIR_FLAGS)) == -1) {
 		if (errno == ENOENT)
@@ -494,10 +433,66 @@ maildir_uid(struct maildrop *md, size_t i, char out[UID_MAX_LEN + 1])
 }
 
 /*
+ * Maildir++ quota: a maildir with a "maildirsize" file keeps in it the
+ * bytes and the number of its messages, one line per change, and whoever
+ * deletes mail appends "-BYTES -COUNT".  The line goes in one write(2)
+ * with O_APPEND, so that it cannot interleave with an MDA's own line.  A
+ * file grown past 5120 octets is for the MDA to recalculate (the
+ * convention lets any writer do it, but only the MDA knows the quota
+ * definition line is still right): it is appended to all the same.  A
+ * maildir without the file has no quota; the file is never created.
+ * Failing to update it costs the user a quota that looks fuller than it
+ * is until the next recalculation, never mail: it is logged only.
+ */
+#define MAILDIR_QUOTA_FILE	"maildirsize"
+
+static void
+maildir_quota_deleted(struct maildir *m, uint64_t bytes, uint64_t count)
+{
+	struct stat	 st;
+	char		 line[64];
+	int		 fd, n;
+
+	if (count == 0)
+		return;
+	fd = openat(m->dirfd, MAILDIR_QUOTA_FILE, O_WRONLY | O_APPEND |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			log_warn("maildir %s: open %s", m->path,
+			    MAILDIR_QUOTA_FILE);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("maildir %s: %s is not a regular file, not updated",
+		    m->path, MAILDIR_QUOTA_FILE);
+		(void)close(fd);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "-%llu -%llu\n",
+	    (unsigned long long)bytes, (unsigned long long)count);
+	if (write(fd, line, (size_t)n) != n)
+		log_warn("maildir %s: append to %s", m->path,
+		    MAILDIR_QUOTA_FILE);
+	(void)close(fd);
+}
+
+/* unlinkat, with the size of what was unlinked in *st (0 if unknown). */
+static int
+maildir_unlink_sized(int dfd, const char *name, struct stat *st)
+{
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
+		st->st_size = 0;
+	return unlinkat(dfd, name, 0);
+}
+
+/*
  * UPDATE state (RFC 1939 §6).  Every deletion is tried even after one
  * failed; a file already gone counts as deleted.  The directories are
  * fsync'ed so that a message once reported deleted does not come back
- * after a crash.
+ * after a crash.  What this session unlinked is then taken off the
+ * Maildir++ quota: file sizes as stat(2) gives them just before the
+ * unlink; a file already gone was someone else's deletion.
  */
 static enum md_status
 maildir_commit(struct maildrop *md, const unsigned char *deleted)
@@ -506,6 +501,8 @@ maildir_commit(struct maildrop *md, const unsigned char *deleted)
 	enum md_status	 rc = MD_OK;
 	char		 esc[256 * 4 + 1];
 	const char	*name;
+	struct stat	 st;
+	uint64_t	 qbytes = 0, qcount = 0;
 	int		 touched[2] = { 0, 0 }, sub, k, r, saved;
 	size_t		 i;
 
@@ -515,19 +512,22 @@ maildir_commit(struct maildrop *md, const unsigned char *deleted)
 		if (!deleted[i])
 			continue;
 		sub = m->msgs[i].cur;
-		r = unlinkat(m->subfd[sub], maildir_name(m, i), 0);
+		r = maildir_unlink_sized(m->subfd[sub], maildir_name(m, i), &st);
 		if (r == -1 && errno == ENOENT) {
 			/* Renamed into cur/ by an IMAP server meanwhile? */
 			if (maildir_file_relocate(m, i) == 0) {
 				sub = m->msgs[i].cur;
-				r = unlinkat(m->subfd[sub], maildir_name(m, i),
-				    0);
+				r = maildir_unlink_sized(m->subfd[sub],
+				    maildir_name(m, i), &st);
 			} else
 				errno = ENOENT;
 		}
 		touched[sub] = 1;
-		if (r == 0)
+		if (r == 0) {
+			qbytes += (uint64_t)st.st_size;
+			qcount++;
 			continue;
+		}
 		saved = errno;
 		name = maildir_log_name(maildir_name(m, i), esc, sizeof(esc));
 		if (saved == ENOENT) {
@@ -546,6 +546,7 @@ maildir_commit(struct maildrop *md, const unsigned char *deleted)
 			    maildir_subdir[k]);
 			rc = MD_TEMP;
 		}
+	maildir_quota_deleted(m, qbytes, qcount);
 	return rc;
 }
 

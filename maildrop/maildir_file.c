@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir_file.h"
 #include "maildir_priv.h"
 #include "xio.h"
 

@@ -1,7 +1,9 @@
 /*
- * State shared by maildir.c (open, scan, order, UIDs, commit) and
- * maildir_file.c (per-message file access: size, source, a message that
- * moved).  Nothing outside these two files includes it.
+ * The state of an open maildir and the entry helpers (maildir_entry.c),
+ * the lowest layer of the maildir format: maildir.c (open, scan, order,
+ * UIDs, commit) and maildir_file.c (per-message file access,
+ * maildir_file.h) build on it; it includes neither's header.  Nothing
+ * outside the maildir files (and their unit test) includes it.
  */
 #ifndef POP3D_MAILDIR_PRIV_H
 #define POP3D_MAILDIR_PRIV_H
@@ -72,6 +74,7 @@ maildir_unique_len(const char *name)
 	return strcspn(name, ":");
 }
 
+/* maildir_entry.c: the entry helpers. */
 /* Compares the unique parts of two names, like strcmp. */
 int	maildir_unique_cmp(const char *, const char *);
 
@@ -81,20 +84,12 @@ int64_t	maildir_arena_add(char **arena, size_t *used, size_t *cap,
 
 /*
  * Whether a directory entry is served: a regular file whose name does not
- * start with '.' (SECURITY.md item 17).  Fills *st and sets *have_st when
- * it had to stat.  Returns 1 to take it, 0 to skip it.
+ * start with '.' (DESIGN.md "Mail formats and locking").  Fills *st and sets
+ * *have_st when it had to stat.  Returns 1 to take it, 0 to skip it.
  */
 int	maildir_entry_ok(int dfd, const char *name, unsigned char d_type,
 	    struct stat *st, int *have_st);
 
 char	*maildir_log_name(const char *name, char *buf, size_t len);
-
-/* maildir_file.c */
-enum md_status	maildir_file_size(struct maildrop *, size_t, uint64_t *);
-enum md_status	maildir_file_source(struct maildrop *, size_t,
-		    struct md_source *);
-/* Finds a vanished message again in cur/; 0 if the record was updated. */
-int		maildir_file_relocate(struct maildir *, size_t);
-void		maildir_file_free_moved(struct maildir_curlist *);
 
 #endif

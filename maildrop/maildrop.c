@@ -1,7 +1,7 @@
 /*
  * The glue between configuration and the maildrop formats: the table of
- * formats built in, and the expansion of the `maildrop` key (SPEC.md
- * "Configuration file") into a format and an absolute path.
+ * formats built in, and the expansion of the `maildrop` key (pop3d.conf(5)
+ * "Maildrops") into a format and an absolute path.
  */
 #include <stddef.h>
 #include <string.h>
@@ -19,7 +19,8 @@ extern const struct maildrop_ops maildir_ops;
 /*
  * Every format pop3d knows, built or not: a format left out of the build
  * is named in the error, so that `pop3d -t` says "not built in" rather
- * than "unknown".  Meson decides which rows have ops (STYLE.md "Shape").
+ * than "unknown".  Meson decides which rows have ops (-Dmaildrop, README.md
+ * "Building").
  */
 static const struct maildrop_format {
 	const char			*name;

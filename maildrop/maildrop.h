@@ -1,5 +1,5 @@
 /*
- * Maildrop formats behind one interface (STYLE.md "Shape").  A format scans
+ * Maildrop formats behind one interface (a table of ops).  A format scans
  * the maildrop at open, reports per-message size and unique id, hands out
  * a byte range of the stored message for RETR/TOP, and applies deletions
  * at commit.  Deletion marks, RSET and counting live in the session, not
@@ -14,7 +14,7 @@
 /* RFC 2449 §6.6 ... RFC 1939 §7: a unique-id is 1 to 70 octets 0x21-0x7E. */
 #define UID_MAX_LEN	70
 
-/* Limits (SECURITY.md item 16): beyond them open fails with MD_PERM. */
+/* Limits (DESIGN.md "Limits and why"): beyond them open fails with MD_PERM. */
 #define MAILDROP_MAX_MESSAGES	1000000
 
 enum md_status {

@@ -32,8 +32,7 @@ mbox_paths(struct mbox *mb, const char *path)
 	if (path[0] != '/' ||
 	    strlcpy(mb->path, path, sizeof(mb->path)) >= sizeof(mb->path))
 		return -1;
-	if (snprintf(mb->lockpath, sizeof(mb->lockpath), "%s.lock", path) >=
-	    (int)sizeof(mb->lockpath))
+	if (mda_lock_init(&mb->mda, -1, path) == -1)
 		return -1;
 	return 0;
 }

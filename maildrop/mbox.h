@@ -3,7 +3,7 @@
  *
  *   mbox.c		the maildrop_ops row: open, size, uid, source, close
  *   mbox_scan.c	the one-pass scanner: framing, POP3 sizes, digests
- *   mbox_lock.c	session lock, dotlock (liblockfile) + fcntl lock
+ *   mbox_lock.c	session lock; the MDA locks (mda_lock.c) for struct mbox
  *   mbox_commit.c	QUIT: verification and the crash-safe rewrite
  *   mbox_journal.c	the recovery record that makes the rewrite safe
  *   mbox_io.c		the write-side system calls, with fault injection
@@ -17,6 +17,7 @@
 #include <md5.h>
 
 #include "maildrop.h"
+#include "mda_lock.h"
 #include "statedir.h"
 
 /*
@@ -119,15 +120,12 @@ struct mbox {
 	int		 fd;		/* -1: no file, empty maildrop */
 	int		 rdonly;
 	char		 path[4096];
-	char		 lockpath[4096 + 8];
 	dev_t		 dev;
 	ino_t		 ino;
 	int		 statefd;	/* the user's state directory */
 	char		 key[STATEDIR_KEY_MAX];	/* its files' names */
 	int		 lockfd;	/* session lock, -1 none */
-	int		 dotlocked;
-	time_t		 touched;	/* the dotlock's last refresh */
-	int		 fcntl_locked;
+	struct mda_lock	 mda;		/* dotlock + fcntl lock */
 	struct mbox_msg	*msgs;
 	size_t		 count;
 	uint64_t	 scanned;	/* bytes scanned at open */
@@ -140,11 +138,14 @@ extern const struct maildrop_ops mbox_ops;
 int	mbox_same_file(const struct mbox *);
 
 /* mbox_lock.c */
-/* Dotlock, then fcntl lock of `type` (F_RDLCK, F_WRLCK), both bounded. */
+/*
+ * Dotlock, then fcntl lock of `type` (F_RDLCK, F_WRLCK), both bounded;
+ * the ending signals wait until mbox_unlock (mda_lock.h).
+ */
 enum md_status mbox_lock(struct mbox *, short type);
-void	mbox_unlock(struct mbox *);
-/* Keeps the dotlock fresh during a long commit. */
+/* While locked, keeps the dotlock from looking stale (mda_lock_touch). */
 void	mbox_lock_touch(struct mbox *);
+void	mbox_unlock(struct mbox *);
 
 /* mbox_journal.c: the recovery record of an in-place rewrite. */
 struct mbox_plan;

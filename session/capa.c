@@ -1,7 +1,7 @@
 /*
  * CAPA (RFC 2449 §5): advertise only what works for this configuration
- * and state (PEERS.md: a greeting or CAPA promising what the server cannot
- * honour locks clients out).
+ * and state: a greeting or CAPA promising what the server cannot honour
+ * locks clients out.
  */
 #include <stdio.h>
 #include <string.h>

@@ -25,7 +25,7 @@ io_init(struct io *io, int in_fd, int out_fd, int timeout_seconds)
 	/*
 	 * Non-blocking, so that both reads and writes wait in poll() with a
 	 * timeout; TCP_NODELAY, because a reply's last small segment must not
-	 * wait for the client's delayed ACK (PEERS.md: the Nagle trap).
+	 * wait for the client's delayed ACK (the Nagle trap).
 	 */
 	(void)fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
 	(void)fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);

@@ -1,8 +1,8 @@
 /*
  * Session I/O: a bounded line reader and a buffered writer on the client
  * descriptors.  Memory is fixed whatever the client sends: an over-long
- * line is consumed up to its LF without being stored (STYLE.md "The
- * protocol").  Output is flushed before the reader blocks, so pipelined
+ * line is consumed up to its LF without being stored (DESIGN.md "Limits
+ * and why").  Output is flushed before the reader blocks, so pipelined
  * commands get their replies in order and nothing waits in our buffer.
  */
 #ifndef POP3D_IO_H
@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #include "log.h"
+
+/* The `tls` key: how the client's connection is to be encrypted. */
+enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
 /* Longest line kept, CRLF included: room for long passwords and SASL. */
 #define IO_LINE_MAX	1024

@@ -1,6 +1,6 @@
 /*
- * The only bytes a root process reads from the pre-auth child (SECURITY.md
- * items 30, 32): fixed-size messages with length fields, never delimiters
+ * The only bytes a root process reads from the pre-auth child (DESIGN.md
+ * "Privilege flow"): fixed-size messages with length fields, never delimiters
  * that a password could contain.  The root side checks every length and
  * terminator before it uses a field.
  */

@@ -41,7 +41,7 @@ static const struct reply_row replies[] = {
 	[RP_HTTP]	= { "-ERR This is a POP3 server", 0, 1 },
 	[RP_INTERNAL]	= { "-ERR [SYS/TEMP] Internal error", 0, 1 },
 	/* RFC 2449 §8.1.2 */
-	/* The onlogin program said no (SPEC: exit 75, or onlogin-failure). */
+	/* The onlogin program said no (docs/onlogin.md "Verdict"). */
 	[RP_ONLOGIN]	= { "-ERR [SYS/TEMP] Login refused, try again later", 0, 1 },
 	[RP_LOGIN_DELAY] = { "-ERR [LOGIN-DELAY] Minimum time between logins not reached", 0, 1 },
 };
@@ -109,7 +109,7 @@ session_dispatch(struct session *s, const struct command_row *table,
 	const struct command_row *row = NULL;
 	size_t			 i;
 
-	/* A NUL voids the whole line (SECURITY.md item 2). */
+	/* A NUL voids the whole line (DESIGN.md "What is never trusted"). */
 	if (memchr(line, '\0', len) != NULL)
 		return RP_CHARS;
 	if (s->lines_seen++ == 0 && looks_like_http(line))

@@ -3,7 +3,7 @@
  * dispatcher that checks each row's argument rule once, and one place that
  * turns handler outcomes into reply lines.  The AUTHORIZATION table runs in
  * the unprivileged pre-auth child; the TRANSACTION table runs as the mail
- * user.  Replies never echo client input (SECURITY.md item 6).
+ * user.  Replies never echo client input (DESIGN.md "What is never trusted").
  */
 #ifndef POP3D_SESSION_H
 #define POP3D_SESSION_H
@@ -17,7 +17,7 @@
 #include "io.h"
 #include "maildrop.h"
 
-/* Bad commands in a row before the session is closed (SECURITY.md 7). */
+/* Bad commands in a row before the session is closed (DESIGN.md limits). */
 #define SESSION_MAX_BAD	10
 
 enum reply {

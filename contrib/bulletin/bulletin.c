@@ -5,9 +5,12 @@
  * each bulletin -- one complete RFC 5322 message per DIR/NAME.msg file --
  * once to the user who logs in, into the maildrop of POP3_MAILDROP, and
  * records it.  It runs as the user, so it can only ever touch that
- * user's maildrop and record.  The record is, by default, beside the
- * mail: MAILDIR/.pop3d-bulletins, or for an mbox $POP3_HOME/.pop3d-
- * bulletins; with -s, STATEDIR/USER.
+ * user's maildrop and record.  The record is, with -s, STATEDIR/USER;
+ * else, when pop3d gives a state directory (POP3_STATE_DIR, the user's
+ * own, mode 0700), $POP3_STATE_DIR/bulletins; else beside the mail:
+ * MAILDIR/.pop3d-bulletins, or for an mbox $POP3_HOME/.pop3d-bulletins.
+ * A record already beside the mail stays in use, so that moving to a
+ * pop3d that sets POP3_STATE_DIR delivers nothing twice.
  *
  * One line on standard output says what was done; pop3d logs it.  Exit
  * status 0, or 1 on any error (never 75: a bulletin problem must not
@@ -19,62 +22,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_format.h"
+#include "bulletin_record.h"
 #include "xio.h"
 
 #define RECORD_NAME	".pop3d-bulletins"
+#define STATE_RECORD	"bulletins"	/* in $POP3_STATE_DIR */
 #define USER_MAX	128
 
-static char	 errbuf[512];
 static char	 said[512];	/* names delivered, for the output line */
-
-int
-bulletin_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errbuf[0] == '\0') {
-		va_start(ap, fmt);
-		(void)vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-int
-bulletin_crash_wanted(const char *point)
-{
-	const char	*want = getenv("BULLETIN_CRASH");
-
-	return want != NULL && strcmp(want, point) == 0;
-}
-
-void
-bulletin_crash_point(const char *point)
-{
-	if (bulletin_crash_wanted(point))
-		(void)raise(SIGKILL);
-}
-
-/* NAME.msg, at most 64 of [A-Za-z0-9._-], not starting with '.' or '-'. */
-int
-bulletin_name_valid(const char *name)
-{
-	size_t	 n = strlen(name);
-
-	return n >= 5 && n <= BULLETIN_NAME_MAX &&
-	    strcmp(name + n - 4, ".msg") == 0 &&
-	    name[0] != '.' && name[0] != '-' &&
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") == n;
-}
 
 /* pop3d's name rules, re-checked: the name becomes a file name. */
 static int
@@ -161,6 +123,34 @@ struct target {
 	char	 record[PATH_MAX];
 };
 
+/*
+ * $POP3_STATE_DIR, if it is set and is what pop3d makes: an absolute
+ * path of a directory of ours that no one else can write.  NULL when
+ * unset; an error when it is set but not such a directory.
+ */
+static int
+state_dir(const char **out)
+{
+	const char	*sd = getenv("POP3_STATE_DIR");
+	struct stat	 st;
+
+	*out = NULL;
+	if (sd == NULL || sd[0] == '\0')
+		return 0;
+	if (sd[0] != '/')
+		return bulletin_error("POP3_STATE_DIR: not an absolute path");
+	if (lstat(sd, &st) == -1)
+		return bulletin_error("POP3_STATE_DIR %s: %s", sd,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return bulletin_error("POP3_STATE_DIR %s: not a directory of "
+		    "uid %lu that only it can write", sd,
+		    (unsigned long)geteuid());
+	*out = sd;
+	return 0;
+}
+
 /* POP3_MAILDROP and the record's place (see the top of this file). */
 static int
 target_init(struct target *t, const char *statedir)
@@ -168,6 +158,8 @@ target_init(struct target *t, const char *statedir)
 	const char	*md = getenv("POP3_MAILDROP");
 	const char	*user = getenv("POP3_USER");
 	const char	*home = getenv("POP3_HOME");
+	const char	*sd;
+	struct stat	 st;
 	int		 n;
 
 	if (md == NULL)
@@ -187,20 +179,29 @@ target_init(struct target *t, const char *statedir)
 			return bulletin_error("POP3_USER missing or invalid");
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", statedir,
 		    user);
-	} else if (!t->mbox) {
+		goto done;
+	}
+	if (state_dir(&sd) == -1)
+		return -1;
+	if (!t->mbox) {
 		/* The record lives in the maildir, which may not exist yet. */
 		if (mkdir(t->path, 0700) == -1 && errno != EEXIST)
 			return bulletin_error("maildir %s: %s", t->path,
 			    strerror(errno));
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", t->path,
 		    RECORD_NAME);
-	} else {
-		if (home == NULL || home[0] != '/')
-			return bulletin_error("mbox without a home directory: "
-			    "use -s STATEDIR");
+	} else if (home != NULL && home[0] == '/') {
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", home,
 		    RECORD_NAME);
-	}
+	} else if (sd == NULL) {
+		return bulletin_error("mbox without a home directory: "
+		    "use -s STATEDIR");
+	} else
+		n = 0;
+	if (sd != NULL && (n == 0 || lstat(t->record, &st) == -1))
+		n = snprintf(t->record, sizeof(t->record), "%s/%s", sd,
+		    STATE_RECORD);
+done:
 	if (n < 0 || (size_t)n >= sizeof(t->record))
 		return bulletin_error("record path too long");
 	return 0;
@@ -314,6 +315,6 @@ main(int argc, char **argv)
 		printf("bulletin: delivered %s\n", said);
 	else
 		printf("bulletin: %s%s%serror: %s\n", said[0] ? "delivered " :
-		    "", said, said[0] ? "; " : "", errbuf);
+		    "", said, said[0] ? "; " : "", bulletin_error_text());
 	return rc == 0 ? BULLETIN_EX_OK : BULLETIN_EX_FAIL;
 }

@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_format.h"
+#include "bulletin_record.h"
 #include "xio.h"
 
 #define MD_DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

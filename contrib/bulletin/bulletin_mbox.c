@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lockfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,138 +29,140 @@
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_format.h"
+#include "bulletin_record.h"
+#include "mda_lock.h"
 #include "xio.h"
 
-/*
- * As pop3d's mbox_lock.c: each lock is tried every few milliseconds for
- * up to 15 s (liblockfile's own retries sleep 5 s and more), and a
- * dotlock that cannot be made at all (no setgid helper for us) leaves
- * the fcntl lock alone, which every Debian MDA takes too.
- */
-#define MBOX_LOCK_WAIT_MS	15000
-#define MBOX_DOTLOCK_STEP_MS	50
-#define MBOX_FCNTL_STEP_MS	20
+/* How often the file may be replaced between open and lock. */
+#define MB_OPEN_TRIES	3
 
 enum repair { REPAIR_DELIVERED, REPAIR_ABSENT };
 
 struct mb {
 	const char	*path;
-	char		 lock[PATH_MAX + 8];
-	int		 dotlocked;
+	struct mda_lock	 lk;		/* dotlock + fcntl, as pop3d's */
 	int		 fd;
 	struct stat	 st;
+	const char	*eol;		/* the file's line end: "\n", "\r\n" */
 };
 
-static void
-mb_nap(long ms)
-{
-	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	(void)nanosleep(&ts, NULL);
-}
-
+/* Open (or create, as an MDA would) the mbox, and refuse what pop3d does. */
 static int
-mb_dotlock(struct mb *m)
+mb_open_file(struct mb *m)
 {
-	int	 rc, waited;
+	const int	 fl = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 
-	for (waited = 0;; waited += MBOX_DOTLOCK_STEP_MS) {
-		/* One try each; a stale lock of a dead process is broken. */
-		rc = lockfile_create(m->lock, 0, L_PID);
-		if (rc != L_MAXTRYS || waited >= MBOX_LOCK_WAIT_MS)
-			break;
-		mb_nap(MBOX_DOTLOCK_STEP_MS);
+	m->fd = open(m->path, fl);
+	if (m->fd == -1 && errno == ENOENT) {
+		m->fd = open(m->path, fl | O_CREAT | O_EXCL, 0600);
+		if (m->fd == -1 && errno == EEXIST)
+			m->fd = open(m->path, fl);	/* an MDA was first */
 	}
-	if (rc == L_SUCCESS)
-		m->dotlocked = 1;
-	else if (rc == L_MAXTRYS)
-		return bulletin_error("mbox %s: locked by another program",
-		    m->path);
-	return 0;
-}
-
-static int
-mb_fcntl_lock(struct mb *m)
-{
-	struct flock	 fl;
-	int		 waited;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	for (waited = 0; waited < MBOX_LOCK_WAIT_MS;
-	    waited += MBOX_FCNTL_STEP_MS) {
-		if (fcntl(m->fd, F_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			break;
-		mb_nap(MBOX_FCNTL_STEP_MS);
-	}
-	return bulletin_error("mbox %s: fcntl lock: %s", m->path,
-	    strerror(errno));
-}
-
-/* The checks pop3d makes (SECURITY.md items 19-20), then both locks. */
-static int
-mb_open(struct mb *m, const char *path)
-{
-	m->path = path;
-	m->fd = -1;
-	m->dotlocked = 0;
-	if (snprintf(m->lock, sizeof(m->lock), "%s.lock", path) >=
-	    (int)sizeof(m->lock))
-		return bulletin_error("mbox %s: path too long", path);
-	if (mb_dotlock(m) == -1)
-		return -1;
-	m->fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (m->fd == -1 && errno == ENOENT)
-		m->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
 	if (m->fd == -1)
-		return bulletin_error("mbox %s: %s", path, strerror(errno));
+		return bulletin_error("mbox %s: %s", m->path, strerror(errno));
 	if (fstat(m->fd, &m->st) == -1)
-		return bulletin_error("mbox %s: %s", path, strerror(errno));
+		return bulletin_error("mbox %s: %s", m->path, strerror(errno));
 	if (!S_ISREG(m->st.st_mode) || m->st.st_uid != geteuid() ||
 	    m->st.st_nlink != 1)
 		return bulletin_error("mbox %s: not a plain file of uid %lu "
-		    "with one link", path, (unsigned long)geteuid());
-	if (mb_fcntl_lock(m) == -1)
-		return -1;
-	/* The size that counts is the one under the lock. */
-	if (fstat(m->fd, &m->st) == -1)
-		return bulletin_error("mbox %s: %s", path, strerror(errno));
+		    "with one link", m->path, (unsigned long)geteuid());
 	return 0;
+}
+
+/*
+ * Is the file we hold locked still the mbox, with one link?  An MUA may
+ * remove or replace a mailbox under its dotlock between our open and
+ * our lock; the mail must not go into a file no one reads.
+ */
+static int
+mb_still_there(struct mb *m)
+{
+	struct stat	 sb;
+
+	return lstat(m->path, &sb) == 0 && sb.st_dev == m->st.st_dev &&
+	    sb.st_ino == m->st.st_ino && m->st.st_nlink == 1;
+}
+
+/*
+ * The checks pop3d makes (only a regular file of ours with one link, not
+ * a symbolic link), then both locks.  The order is pop3d's mbox_open:
+ * open the file, then the dotlock, then the fcntl lock (mda_lock.c).
+ */
+static int
+mb_open(struct mb *m, const char *path)
+{
+	int	 tries;
+
+	m->path = path;
+	m->fd = -1;
+	if (mda_lock_init(&m->lk, -1, path) == -1)
+		return bulletin_error("mbox %s: path too long", path);
+	for (tries = 0; tries < MB_OPEN_TRIES; tries++) {
+		if (mb_open_file(m) == -1)
+			return -1;
+		m->lk.fd = m->fd;
+		if (mda_lock(&m->lk, F_WRLCK) == -1)
+			return bulletin_error("mbox %s: cannot lock it now "
+			    "(the log says why)", path);
+		/* The size that counts is the one under the lock. */
+		if (fstat(m->fd, &m->st) == -1)
+			return bulletin_error("mbox %s: %s", path,
+			    strerror(errno));
+		if (mb_still_there(m))
+			return 0;
+		mda_unlock(&m->lk);
+		(void)close(m->fd);
+		m->fd = -1;
+	}
+	return bulletin_error("mbox %s: keeps being replaced", path);
 }
 
 static void
 mb_close(struct mb *m)
 {
+	mda_unlock(&m->lk);
 	if (m->fd != -1)
-		close(m->fd);	/* releases the fcntl lock */
-	if (m->dotlocked)
-		(void)lockfile_remove(m->lock);
+		(void)close(m->fd);
+	m->fd = -1;
 }
 
-/* What the mbox must end with before a "From " line can follow. */
+/*
+ * The file's line ends, and what it must end with before a "From " line
+ * can follow.  The style is that of the last line end in the file's
+ * last MB_TAIL octets: CRLF when a CR comes before it.  A file already
+ * ending with an empty line (LF LF, or LF CR LF) needs nothing: adding a
+ * line end there would make the old separator part of the last message
+ * and change its size and its UIDL (docs/mbox.md "Unique ids (UIDL)").
+ */
+#define MB_TAIL		4096
+
 static int
 mb_separator(struct mb *m, const char **sep)
 {
-	char	 tail[2];
-	off_t	 size = m->st.st_size;
+	char		 tail[MB_TAIL];
+	const char	*lf;
+	off_t		 size = m->st.st_size;
+	size_t		 n;
 
+	m->eol = "\n";
 	*sep = "";
 	if (size == 0)
 		return 0;
-	if (pread_full(m->fd, tail, size >= 2 ? 2 : 1, size >= 2 ? size - 2 :
-	    0) != (size >= 2 ? 2 : 1))
+	n = size < MB_TAIL ? (size_t)size : MB_TAIL;
+	if (pread_full(m->fd, tail, n, size - (off_t)n) != (ssize_t)n)
 		return bulletin_error("mbox %s: read: %s", m->path,
 		    strerror(errno));
-	if (size >= 2 && tail[0] == '\n' && tail[1] == '\n')
+	if ((lf = memrchr(tail, '\n', n)) != NULL && lf > tail &&
+	    lf[-1] == '\r')
+		m->eol = "\r\n";
+	if (tail[n - 1] != '\n')
+		*sep = m->eol[1] != '\0' ? "\r\n\r\n" : "\n\n";
+	else if ((n >= 2 && tail[n - 2] == '\n') ||
+	    (n >= 3 && tail[n - 3] == '\n' && tail[n - 2] == '\r'))
 		*sep = "";
-	else if (tail[size >= 2 ? 1 : 0] == '\n')
-		*sep = "\n";
 	else
-		*sep = "\n\n";
+		*sep = m->eol;
 	return 0;
 }
 
@@ -181,40 +182,47 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 	return 0;
 }
 
-/* The octets to append: separator, From_ line, quoted message, "\n". */
+/*
+ * The octets to append: separator, From_ line, quoted message, an empty
+ * line; every line end in the file's style (mb_separator).
+ */
 static int
-mb_compose(const char *sep, const struct bulletin *b, char **out,
-    size_t *outlen)
+mb_compose(const char *sep, const char *eol, const struct bulletin *b,
+    char **out, size_t *outlen)
 {
 	char		 from[128];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
-	const char	*p = b->data, *end = b->data + b->len, *nl;
-	size_t		 len = 0, cap = b->len + 256;
+	const char	*p = b->data, *end = b->data + b->len, *nl, *body;
+	size_t		 len = 0, cap = 2 * b->len + 256;
+	int		 crlf = eol[1] != '\0';
 	char		*buf;
 
 	if ((buf = malloc(cap)) == NULL)
 		return bulletin_error("out of memory");
 	(void)gmtime_r(&now, &tm);
 	(void)strftime(from, sizeof(from),
-	    "From MAILER-DAEMON %a %b %e %H:%M:%S %Y\n", &tm);
+	    "From MAILER-DAEMON %a %b %e %H:%M:%S %Y", &tm);
 	if (buf_add(&buf, &len, &cap, sep, strlen(sep)) == -1 ||
-	    buf_add(&buf, &len, &cap, from, strlen(from)) == -1)
+	    buf_add(&buf, &len, &cap, from, strlen(from)) == -1 ||
+	    buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 		goto fail;
+	/* Each line with the file's line end; a CRLF is kept as it is. */
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
-		nl = nl != NULL ? nl + 1 : end;
-		if ((size_t)(nl - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
+		body = nl != NULL ? nl : end;
+		if (crlf && body > p && body[-1] == '\r')
+			body--;
+		if ((size_t)(body - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
 		    buf_add(&buf, &len, &cap, ">", 1) == -1)
 			goto fail;
-		if (buf_add(&buf, &len, &cap, p, (size_t)(nl - p)) == -1)
+		if (buf_add(&buf, &len, &cap, p, (size_t)(body - p)) == -1 ||
+		    buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 			goto fail;
-		p = nl;
+		p = nl != NULL ? nl + 1 : end;
 	}
-	if ((b->len == 0 || b->data[b->len - 1] != '\n') &&
-	    buf_add(&buf, &len, &cap, "\n", 1) == -1)
-		goto fail;
-	if (buf_add(&buf, &len, &cap, "\n", 1) == -1)
+	/* The empty line that separates it from the next message. */
+	if (buf_add(&buf, &len, &cap, eol, strlen(eol)) == -1)
 		goto fail;
 	*out = buf;
 	*outlen = len;
@@ -369,8 +377,8 @@ mb_append(struct mb *m, struct record *r, const struct bulletin *b)
 	size_t		 len = 0;
 	int		 rc = -1;
 
-	if (mb_separator(m, &sep) == -1 || mb_compose(sep, b, &data, &len) ==
-	    -1)
+	if (mb_separator(m, &sep) == -1 ||
+	    mb_compose(sep, m->eol, b, &data, &len) == -1)
 		return -1;
 	if (stage_write(r, data, len) == -1)
 		goto out;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bulletin.h"
+#include "bulletin_record.h"
 #include "xio.h"
 
 static int

@@ -12,19 +12,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* config.c's check step needs these; the parser alone is fuzzed here. */
-#include "auth.h"
-#include "maildrop.h"
-const struct auth_backend *auth_backend(enum auth_kind k) { (void)k; return NULL; }
-int auth_has_plain_secrets(const struct config *c) { (void)c; return 0; }
-int
-maildrop_expand(const char *spec, const char *user, const char *home,
-    const struct maildrop_ops **ops, char *path, size_t pathlen,
-    const char **err)
-{
-	return 0;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

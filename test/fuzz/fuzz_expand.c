@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for maildrop_expand().  Input: SPEC NUL USER NUL HOME
+ * libFuzzer target for maildrop_expand().  Input: TEMPLATE NUL USER NUL HOME
  * NUL PATHLEN-byte.  Users that name_valid() refuses never reach the
  * expansion in pop3d, so they are skipped here too.  Checks: success
  * means a NUL-terminated absolute path within pathlen, with no "." or

@@ -1,7 +1,8 @@
 """Issue 4: logins through the unix, pam and file backends with real
 accounts (useradd + chpasswd -e, /etc/pam.d service files, users file
 entries of every scheme), and the refusals each backend must make with
-the one ordinary reply (SECURITY.md 23, 25, 27)."""
+the one ordinary reply (DESIGN.md "Limits and why"; pop3d.conf(5)
+"Authentication")."""
 
 import os
 import re
@@ -137,7 +138,7 @@ def test_unix_account_expired_by_chage_E0(session, sysusers):
 
 
 def test_unix_root_refused(session, sysusers):
-    """uid 0 never logs in (SECURITY.md 25).  root's own password is not
+    """uid 0 never logs in (allow-root = no).  root's own password is not
     touched: root with any password gets the ordinary reply, and a second
     uid-0 account with a known password is refused after a correct
     password, with the same reply."""
@@ -233,7 +234,8 @@ def test_pam_deny_refuses_correct_password(session, sysusers, pam_service):
 
 
 def test_pam_acct_mgmt_is_asked(session, sysusers, pam_service):
-    """pam_authenticate succeeding is not enough (SECURITY.md 27)."""
+    """pam_authenticate succeeding is not enough: the account check must
+    pass too (pop3d.conf(5) "Authentication")."""
     svc = pam_service("auth required pam_unix.so\n"
                       "account required pam_deny.so\n"
                       "session required pam_permit.so\n")
@@ -257,7 +259,7 @@ def _pam_exec_script(area, name):
 
 
 def test_pam_rhost_and_session(server, area, sysusers, pam_service):
-    """PAM_RHOST is the client's address (SECURITY.md 27); the PAM session
+    """PAM_RHOST is the client's address (pop3d.conf(5)); the PAM session
     is opened at login and closed by root when the session ends."""
     script, out = _pam_exec_script(area, "pamexec")
     svc = pam_service("auth optional pam_exec.so quiet %s\n"

@@ -10,9 +10,11 @@ each user, into the user's own maildrop, as an onlogin program of pop3d.
   repaired by the next run: never two copies, nothing left in tmp/;
 - the documented worst case for an mbox (an append cut short, then other
   mail written after it): a cut copy, never a second one;
-- mbox delivery under pop3d's locks, served back byte-exact;
-- the record is the user's own: -s STATEDIR/USER, and a record planted by
-  another user is refused, never written through."""
+- mbox delivery under pop3d's locks, served back byte-exact; an mbox with
+  CRLF line ends gets CRLF, and its last message keeps its UIDL;
+- the record is the user's own: -s STATEDIR/USER, $POP3_STATE_DIR/bulletins
+  (pop3d's per-uid state directory), and a record planted by another user
+  is refused, never written through."""
 
 import os
 import random
@@ -70,11 +72,13 @@ class Bulletins:
     def onlogin(self, *args):
         return " ".join([str(self.bin)] + list(args) + [str(self.dir)])
 
-    def run(self, user, maildrop, args=(), crash=None, wait=True):
+    def run(self, user, maildrop, args=(), crash=None, wait=True,
+            env_add=None):
         """bulletin run directly as the user, as pop3d would run it."""
         env = {"POP3_USER": user.name, "POP3_HOME": str(user.home),
                "POP3_MAILDROP": maildrop,
                "PATH": "/usr/local/bin:/usr/bin:/bin"}
+        env.update(env_add or {})
         if crash:
             env["BULLETIN_CRASH"] = crash
 
@@ -405,6 +409,48 @@ def test_mbox_cut_then_other_mail_worst_case(bulletins, area, mail_user):
     assert data.count(b"From: Postmaster") == 1
 
 
+CRLF_OLD = (b"From a@b Mon Jan  1 00:00:00 2024\r\nSubject: one\r\n\r\n"
+            b"first\r\n\r\n"
+            b"From a@b Mon Jan  1 00:00:01 2024\r\nSubject: two\r\n\r\n"
+            b"second\r\n")
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b""],
+                         ids=["separated", "unseparated"])
+def test_mbox_crlf_file_kept_intact(session, bulletins, area, mail_user,
+                                    ending):
+    """An mbox stored with CRLF line ends gets the bulletin in CRLF too,
+    and its last message keeps its bytes, its size and its UIDL, whether
+    the file ended with the separating empty line or not."""
+    spool = Spool(area)
+    old = CRLF_OLD + ending
+    mbox = spool.create(mail_user, old)
+    opts = {"maildrop": "mbox:%s/%%u" % spool.path}
+    s = session(options=opts, login=mail_user)
+    before_uidl = s.multi("UIDL")[1]
+    before_list = s.multi("LIST")[1]
+    last = s.retr_raw(2)[1]
+    s.quit()
+    bulletins.add("welcome.msg", WELCOME)
+    rc, out = bulletins.run(mail_user, "mbox:%s" % mbox)
+    assert (rc, out) == (0, "bulletin: delivered welcome.msg\n")
+    data = mbox.read_bytes()
+    assert data.startswith(CRLF_OLD + b"\r\n")
+    added = data[len(CRLF_OLD) + 2:]
+    assert re.fullmatch(rb"From MAILER-DAEMON [^\n]*\r\n", added.split(
+        b"\n", 1)[0] + b"\n")
+    assert added.split(b"\n", 1)[1] == \
+        quoted(WELCOME).replace(b"\n", b"\r\n") + b"\r\n"
+    assert b"\n" not in added.replace(b"\r\n", b"")
+    s = session(options=opts, login=mail_user)
+    assert len(before_uidl) == 2
+    assert s.multi("UIDL")[1][:2] == before_uidl
+    assert s.multi("LIST")[1][:2] == before_list
+    assert s.retr_raw(2)[1] == last
+    assert s.retr_raw(3)[1] == wire_form(quoted(WELCOME)) + b".\r\n"
+    s.quit()
+
+
 def test_mbox_refused_like_pop3d(bulletins, area, mail_user):
     """A symlink or a file of another owner is not written to."""
     spool = Spool(area)
@@ -435,6 +481,94 @@ def test_statedir_records_apart(session, bulletins, area, alice, bob):
         assert (st.st_uid, st.st_mode & 0o777) == (u.uid, 0o600)
         assert (state / u.name).read_text() == "pending a.msg\ndone a.msg\n"
     assert not (alice.maildir.path / ".pop3d-bulletins").exists()
+
+
+def user_state_dir(area, user, mode=0o700, owner=None):
+    """STATE/UID as pop3d makes it for POP3_STATE_DIR."""
+    state = area.path / "pop3d-state"
+    state.mkdir(mode=0o711, exist_ok=True)
+    d = state / str(user.uid)
+    d.mkdir()
+    os.chown(d, user.uid if owner is None else owner.uid, user.gid)
+    os.chmod(d, mode)
+    return d
+
+
+def test_state_dir_holds_the_record(bulletins, area, alice, mail_user):
+    """With POP3_STATE_DIR and no -s, the record is STATE/UID/bulletins,
+    for a maildir and for an mbox (with its stage file beside it)."""
+    bulletins.add("a.msg", WELCOME)
+    sd = user_state_dir(area, alice)
+    env = {"POP3_STATE_DIR": str(sd)}
+    assert bulletins.run(alice, md(alice), env_add=env) == \
+        (0, "bulletin: delivered a.msg\n")
+    assert not (alice.maildir.path / ".pop3d-bulletins").exists()
+    rec = sd / "bulletins"
+    assert rec.read_text() == "pending a.msg\ndone a.msg\n"
+    st = os.stat(rec)
+    assert st.st_uid == alice.uid and oct(st.st_mode & 0o777) == "0o600"
+    assert bulletins.run(alice, md(alice), env_add=env) == \
+        (0, "bulletin: nothing new\n")
+    assert maildir_copies(alice) == {"bulletin-a": 1}
+
+    spool = Spool(area)
+    mbox = spool.create(mail_user)
+    sd = user_state_dir(area, mail_user)
+    env = {"POP3_STATE_DIR": str(sd)}
+    assert bulletins.run(mail_user, "mbox:%s" % mbox, env_add=env) == \
+        (0, "bulletin: delivered a.msg\n")
+    assert not (Path(mail_user.home) / ".pop3d-bulletins").exists()
+    assert re.fullmatch(r"pending a\.msg \d+ \d+ 0 \d+\ndone a\.msg\n",
+                        (sd / "bulletins").read_text())
+    assert not (sd / "bulletins~").exists()
+    assert bulletins.run(mail_user, "mbox:%s" % mbox, env_add=env) == \
+        (0, "bulletin: nothing new\n")
+    assert mbox.read_bytes().count(b"From: Postmaster") == 1
+
+
+def test_state_dir_keeps_an_existing_record(bulletins, area, alice):
+    """A record already beside the mail stays in use (nothing is
+    delivered twice when pop3d starts to set POP3_STATE_DIR), and -s
+    comes before POP3_STATE_DIR."""
+    bulletins.add("a.msg", WELCOME)
+    assert bulletins.run(alice, md(alice))[0] == 0
+    sd = user_state_dir(area, alice)
+    env = {"POP3_STATE_DIR": str(sd)}
+    bulletins.add("b.msg", WELCOME)
+    assert bulletins.run(alice, md(alice), env_add=env) == \
+        (0, "bulletin: delivered b.msg\n")
+    assert record_of(alice).endswith("done b.msg\n")
+    assert not (sd / "bulletins").exists()
+    state = area.path / "state"
+    state.mkdir()
+    os.chmod(state, 0o1733)
+    bulletins.add("c.msg", WELCOME)
+    assert bulletins.run(alice, md(alice), args=("-s", str(state)),
+                         env_add=env)[0] == 0
+    assert (state / alice.name).read_text().endswith("done c.msg\n")
+    assert not (sd / "bulletins").exists()
+
+
+@pytest.mark.parametrize("how", ["group-writable", "other-owner",
+                                 "missing", "relative"])
+def test_state_dir_refused(bulletins, area, alice, bob, how):
+    """A POP3_STATE_DIR that is not the user's own private directory is
+    an error, never written to."""
+    bulletins.add("a.msg", WELCOME)
+    if how == "relative":
+        sd = "pop3d-state/%d" % alice.uid
+    elif how == "missing":
+        sd = str(area.path / "nowhere")
+    else:
+        sd = str(user_state_dir(
+            area, alice, mode=0o770 if how == "group-writable" else 0o700,
+            owner=bob if how == "other-owner" else None))
+    rc, out = bulletins.run(alice, md(alice),
+                            env_add={"POP3_STATE_DIR": sd})
+    assert rc == 1 and "error: POP3_STATE_DIR" in out, out
+    assert maildir_copies(alice) == {}
+    if how in ("group-writable", "other-owner"):
+        assert os.listdir(sd) == []
 
 
 def test_planted_record_is_refused(bulletins, area, alice, bob):

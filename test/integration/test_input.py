@@ -1,5 +1,5 @@
-"""Hostile and malformed command lines (SECURITY.md 2, 4-7; replies.md
-"Any state")."""
+"""Hostile and malformed command lines (DESIGN.md "What is never trusted",
+"Limits and why")."""
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_unknown_verbs(session, alice, line):
 
 @pytest.mark.parametrize("line", [b"", b" ", b"   ", b"\t", b" STAT"])
 def test_empty_and_blank_lines(session, alice, line):
-    # replies.md silent on the exact text; any -ERR, never a crash
+    # The exact text is not fixed; any -ERR, never a crash
     # (Dovecot 2.3.19 crashed on an empty line).
     for logged_in in (False, True):
         s = session(login=alice if logged_in else None)
@@ -108,7 +108,7 @@ def test_numbers_beyond_count(session, alice, arg):
     s = session(login=alice)
     for verb in ("LIST", "RETR", "DELE", "UIDL"):
         r = s.cmd("%s %s" % (verb, arg))
-        # "huge" is Invalid per replies.md; a canonical number past the
+        # "huge" is an invalid number; a canonical number past the
         # count may fairly be "No such message".
         assert r in (INVALID_NO, NO_SUCH), (verb, arg, r)
     r = s.cmd("TOP %s 0" % arg)
@@ -137,7 +137,7 @@ def test_syntax_errors(session, alice, line, want):
 @pytest.mark.parametrize("line", ["RETR  1", "TOP  1 0", "TOP 1  0",
                                   "LIST  1", "DELE\t1", "RETR \t1"])
 def test_doubled_or_odd_separators(session, alice, line):
-    # replies.md lists " 1" as an invalid number and extra spaces as a
+    # " 1" is an invalid number and extra spaces are a
     # syntax error: either reply is right, nothing else is.  A TAB is no
     # separator (RFC 1939 §3: a single SPACE), so "DELE\t1" is a verb.
     alice.maildir.add(b"Subject: one\n\nx\n")

@@ -68,7 +68,7 @@ def test_auth_line_1024_limit(session, alice):
 @pytest.mark.parametrize("verb", [b"USER ", b"PASS ", b"APOP ",
                                   b"AUTH PLAIN ", b"AUTH ", b"XYZZY "])
 def test_argument_lengths(session, alice, verb):
-    """SECURITY.md 3: arguments of 0..65,536 octets: one reply line each,
+    """Arguments of 0..65,536 octets: one reply line each,
     the session goes on (and no sanitizer report: see conftest)."""
     s = session(options={"max-failures": "100"})
     for n in (0, 1, 127, 128, 129, 250, 251, 252, 500, 511, 512, 513,
@@ -90,7 +90,7 @@ def test_argument_lengths(session, alice, verb):
 
 
 # ---------------------------------------------------------------------------
-# A 1 MiB line without LF (SECURITY.md 1)
+# A 1 MiB line without LF (DESIGN.md "Limits and why")
 
 MIB = 1 << 20
 
@@ -287,7 +287,7 @@ def test_activity_resets_idle_timer(session, alice):
 
 
 def test_client_that_stops_reading_is_dropped(session, alice):
-    """SECURITY.md 8: a RETR that is never read ends after the timeout,
+    """A RETR that is never read ends after the timeout,
     without buffering the message."""
     alice.maildir.add(b"Subject: big\n\n" + (b"x" * 76 + b"\n") * (8 * MIB // 77))
     s = session(options={"timeout": "2"}, login=alice)
@@ -363,7 +363,7 @@ def test_many_messages(session, alice, record_property):
 
 
 # ---------------------------------------------------------------------------
-# PEERS.md: Nagle + delayed ACK
+# Nagle + delayed ACK (session/io.c)
 
 def test_no_nagle_stall_over_tcp(server, alice):
     for i in range(5):

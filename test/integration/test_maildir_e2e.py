@@ -1,5 +1,6 @@
 """Maildir end to end: exact octets of STAT/LIST/RETR/TOP/UIDL for awkward
-messages, deletion only at QUIT, UIDL stability, skipped entries,
+messages, deletion only at QUIT (and the Maildir++ maildirsize line it
+appends), UIDL stability, skipped entries,
 [IN-USE] locking, vanished messages, refused maildrops."""
 
 import os
@@ -121,7 +122,7 @@ def test_all_messages_stat_list_uidl(session, alice):
 
 
 def test_empty_message(session, alice):
-    # replies.md silent: a zero-length file is a message with no lines.
+    # RFC 1939 is silent: a zero-length file is a message with no lines.
     alice.maildir.add(b"")
     s = session(login=alice)
     s.expect_reply("STAT", "+OK 1 0")
@@ -434,7 +435,7 @@ def test_message_removed_under_session(session, alice):
     size, raw = s.retr_raw(3)
     assert raw == wire_form(b"Subject: 2\n\nbody 2\n") + b".\r\n"
     s.expect_reply("NOOP", "+OK")
-    # replies.md silent: deleting what is already gone is not a failure.
+    # RFC 1939 is silent: deleting what is already gone is not a failure.
     s.expect_reply("DELE 2", "+OK Message deleted")
     s.quit()
     assert alice.maildir.find(names[0]) is not None
@@ -520,9 +521,10 @@ def _login_reply(session, user):
 
 
 def test_missing_maildir_not_created(session, area):
-    # replies.md allows "-ERR [SYS/...] Cannot open maildrop"; treating a
+    # RFC 3206 allows "-ERR [SYS/...] Cannot open maildrop"; treating a
     # maildir that does not exist yet as empty (as for mbox) is the other
-    # sound choice.  Either way nothing is created (SECURITY.md 21).
+    # sound choice.  Either way nothing is created (DESIGN.md "What is
+    # never trusted": pop3d never creates the maildrop).
     area.add_user("hank", "hank-pw", maildir=False)
     before = area.snapshot()
     s = session()
@@ -563,7 +565,7 @@ def test_maildir_of_another_owner_refused(session, area, bob):
 
 
 def test_failed_commit_reported(session, alice):
-    """QUIT whose deletions cannot be carried out says so (replies.md)."""
+    """QUIT whose deletions cannot be carried out says so (RFC 1939 §6)."""
     names = _three(alice)
     s = session(login=alice)
     s.expect_reply("DELE 1", "+OK Message deleted")

@@ -1,5 +1,5 @@
-"""The onlogin program through pop3d (SPEC "The onlogin program";
-SECURITY.md 33-37), clause by clause: argv without a shell, exactly the
+"""The onlogin program through pop3d (docs/onlogin.md "The contract";
+DESIGN.md "The onlogin program"), clause by clause: argv without a shell, exactly the
 POP3_* environment, descriptors 0/1/2 and no other, default signals and
 an empty mask, its own session and process group, the uid/gid it runs
 as, wait and no wait, the deadline (with a grandchild), exit 75, a
@@ -123,7 +123,7 @@ def denied(s, user):
 # What the program gets
 
 def test_environment_is_exactly_the_spec(session, hook, alice, area):
-    """SECURITY.md 34: only the SPEC's variables; the parent's LD_PRELOAD,
+    """Only the variables of docs/onlogin.md; the parent's LD_PRELOAD,
     IFS, TZ (and a forged POP3_USER) do not reach it."""
     env = {"LD_PRELOAD": "/nonexistent/evil.so", "IFS": "x",
            "TZ": "../../etc/shadow", "POP3_USER": "mallory",
@@ -172,7 +172,7 @@ def test_auth_method_sasl_plain(session, hook, alice):
 
 
 def test_argv_fixed_no_shell(session, hook, alice):
-    """SECURITY.md 35: the words of `onlogin`, split on blanks, as argv;
+    """The words of `onlogin`, split on blanks, as argv (no shell);
     shell syntax stays inert text."""
     cmd = "%s\tprobe  %s ;id $(id) `id` *" % (hook.probe,
                                               hook.out / "report")
@@ -204,7 +204,8 @@ def _block_and_ignore():
 
 
 def test_descriptors_signals_session(session, hook, alice, area):
-    """SECURITY.md 33, 37: pop3d started with extra descriptors, blocked
+    """docs/onlogin.md "Descriptors", "Process": pop3d started with extra
+    descriptors, blocked
     and ignored signals: the program still gets /dev/null, the pipe and
     /dev/null (no -d) and nothing else, default signals, an empty mask,
     its own session and process group, umask 077, cwd /."""
@@ -233,7 +234,7 @@ def test_descriptors_signals_session(session, hook, alice, area):
 
 
 def test_stderr_is_the_log_with_d(session, hook, alice):
-    """SPEC: fd 2 is /dev/null or the log: with -d, pop3d's stderr."""
+    """docs/onlogin.md: fd 2 is /dev/null or, with -d, pop3d's stderr."""
     s = session(options={"onlogin": hook.probe_cmd()}, login=alice)
     fds = hook.report()["fd"]
     assert fds[2] == "2 %s" % s.log_path
@@ -241,7 +242,8 @@ def test_stderr_is_the_log_with_d(session, hook, alice):
 
 
 def test_runs_as_the_user(session, hook, alice):
-    """SECURITY.md 33: the authenticated user's uid and gid, and (for a
+    """docs/onlogin.md "Identity": the authenticated user's uid and gid,
+    and (for a
     virtual user) no other group; root is gone for good."""
     s = session(options={"onlogin": hook.probe_cmd()}, login=alice)
     r = hook.report()
@@ -369,7 +371,7 @@ exec sleep 300
 
 @pytest.mark.parametrize("failure", ["ignore", "deny"])
 def test_timeout_kills_the_process_group(session, hook, alice, failure):
-    """SECURITY.md 36: at onlogin-timeout the program and the grandchild
+    """At onlogin-timeout the program and the grandchild
     it started are killed (its process group); then onlogin-failure."""
     prog = hook.script("hang.sh", HANG % {"out": hook.out})
     s = session(options={"onlogin": str(prog), "onlogin-timeout": "1",

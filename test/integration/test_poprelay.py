@@ -11,7 +11,8 @@ for Postfix, with Debian's real Postfix tools.
   left; the map and its database are replaced by rename, and only when
   the set of addresses changed;
 - a spool that others can write is refused (it would open the relay);
-- the SPEC's command line, the shipped timer, service and cron line."""
+- the command line of poprelay-update(8), the shipped timer, service and
+  cron line."""
 
 import os
 import pwd

@@ -1,4 +1,4 @@
-"""The privilege flow (SECURITY.md 18-22, 29, 31, 37): the pre-auth
+"""The privilege flow (DESIGN.md "Who runs what"): the pre-auth
 dialogue runs unprivileged in an empty chroot; after login only the
 user's uid/gid serve the connection; hostile login names create nothing."""
 
@@ -93,7 +93,7 @@ def test_session_runs_as_user(session, alice):
 
 
 def test_no_extra_descriptors_reach_the_session(session, alice, area):
-    """SECURITY.md 37: a descriptor inherited from the parent is not
+    """A descriptor inherited from the parent is not
     usable by the pre-auth child nor by the user's session."""
     secret = area.path / "inherited-secret"
     secret.write_bytes(b"root only\n")
@@ -152,7 +152,7 @@ def test_privsep_dir_state_after_session(session):
 
 
 # ---------------------------------------------------------------------------
-# Login names (SECURITY.md 22, 35)
+# Login names (DESIGN.md "What is never trusted": name_valid())
 
 BAD_NAMES = [
     b"../ZZMARK", b"ZZMARK/../alice", b"/etc/ZZMARK", b"..", b".",
@@ -205,7 +205,7 @@ BAD_FILE_NAMES = ["-x", ".hidden", "a;id", "$(id)", "~root", "alice/",
 @pytest.mark.parametrize("name", BAD_FILE_NAMES)
 def test_users_file_line_with_bad_name(session, area, alice, name):
     """A users-file line whose name breaks the name rules never logs in,
-    and (SPEC: "at login a malformed entry never authenticates") does not
+    and (DESIGN.md: "a malformed users line never authenticates") does not
     stop the other users from logging in."""
     area.add_line("%s:{PLAIN}pw:5300:5300::/nonexistent::" % name)
     s = session()

@@ -1,4 +1,5 @@
-"""Issue 4: the privilege flow seen from /proc (SECURITY.md 28-32).
+"""Issue 4: the privilege flow seen from /proc (DESIGN.md "Who runs what",
+"Privilege flow").
 
 Before login the process that parses the client's bytes has no uid 0 and
 no euid 0 (nor gid 0), no_new_privs, and is chrooted to the empty privsep
@@ -201,7 +202,7 @@ def test_pam_root_parent_does_not_hold_the_connection(session, sysusers,
 
 
 # ---------------------------------------------------------------------------
-# Passwords across the boundary (SECURITY.md 3, 32)
+# Passwords across the boundary (DESIGN.md "Privilege flow": no delimiters)
 
 def _sha512(pw):
     with warnings.catch_warnings():
@@ -276,7 +277,7 @@ def test_tab_and_newline_in_password(session, area):
 
 
 # ---------------------------------------------------------------------------
-# Pipelining across the boundary (SECURITY.md 9)
+# Pipelining across the boundary (DESIGN.md "Privilege flow": handoff_msg)
 
 def test_pipelined_user_pass_stat_quit(session, alice):
     alice.maildir.add(b"Subject: x\r\n\r\n")

@@ -1,4 +1,4 @@
-"""The POP3 dialogue of /work/notes/replies.md: greeting, CAPA, login
+"""The POP3 dialogue (RFC 1939, RFC 2449, pop3d(8)): greeting, CAPA, login
 (USER/PASS and AUTH PLAIN), failures, logs."""
 
 import base64
@@ -122,7 +122,7 @@ def test_pass_without_user(session, alice):
 
 
 def test_pass_after_failure_needs_user_again(session, alice):
-    # replies.md is silent; RFC 1939 §7: a failed PASS returns to the
+    # RFC 1939 §7: a failed PASS returns to the
     # start of AUTHORIZATION, so the name is forgotten.
     s = session()
     s.expect_reply("USER alice", USER_OK)
@@ -192,7 +192,8 @@ def test_login_name_length_limit(session, area):
 
 def test_failures_identical(session, area, alice):
     """Unknown user, wrong password, disabled accounts, uid 0 and invalid
-    names all get the same reply (SECURITY.md 23, 25)."""
+    names all get the same reply (DESIGN.md "Limits and why": the same
+    reply and time for every failure)."""
     area.add_line("dis1:!:5101:5101::/nonexistent::")
     area.add_line("dis2:*:5102:5102::/nonexistent::")
     area.add_line("dis3::5103:5103::/nonexistent::")
@@ -212,8 +213,8 @@ def test_failures_identical(session, area, alice):
 
 
 def test_gid0_account_refused(session, area):
-    # replies.md silent: a group-0 virtual user would get root's group;
-    # a careful server refuses it like uid 0 (SECURITY.md 25 in spirit).
+    # A group-0 virtual user would get root's group;
+    # a careful server refuses it like uid 0 (allow-root, pop3d.conf(5)).
     area.add_line("rootg:{PLAIN}pw:5105:0::/root::")
     s = session()
     s.expect_reply("USER rootg", USER_OK)
@@ -252,8 +253,7 @@ def test_fail_delay(session, alice):
 
 
 def test_unknown_user_costs_like_wrong_password(session, area):
-    """SECURITY.md 23/24: a dummy check of the same cost for unknown
-    users.  Median times of wrong-password and unknown-user failures
+    """A dummy check of the same cost for unknown users (auth/auth.h).  Median times of wrong-password and unknown-user failures
     against a yescrypt hash must be of the same order."""
     area.add_user("yves", "right-pw", scheme="yescrypt")
 
@@ -338,7 +338,8 @@ def test_auth_plain_nul_in_password(session, alice, raw):
 def test_plaintext_auth_no(session, server, alice, require_option):
     """plaintext-auth = no: USER/PASS and AUTH PLAIN are neither offered
     nor accepted without TLS (a socketpair is not loopback), but still
-    work from 127.0.0.1 (SPEC: "except from loopback")."""
+    work from 127.0.0.1 (pop3d.conf(5) plaintext-auth: "except from
+    loopback")."""
     require_option("plaintext-auth=no")
     s = session(options={"plaintext-auth": "no"})
     s.sendline("CAPA")

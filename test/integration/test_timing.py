@@ -1,5 +1,5 @@
 """Issue 4's figure: an unknown user and a wrong password cost the same
-(SECURITY.md 23-24), for each backend: file (yescrypt entry), unix
+(DESIGN.md "Limits and why"), for each backend: file (yescrypt entry), unix
 (yescrypt in /etc/shadow) and pam (pam_unix).  With fail-delay=0 the reply
 time is the backends' own work; 30 tries of each kind, interleaved, and
 the medians must be within 25 % of each other.  The medians are printed

@@ -22,7 +22,7 @@
 #include "mbox.h"
 #include "xio.h"
 
-/* A scratch directory under /var/tmp (never /tmp: SECURITY.md 21). */
+/* A scratch directory under /var/tmp (never /tmp, as pop3d itself). */
 static inline void
 t_mkdir(char *out, size_t len, const char *tag)
 {

@@ -2,7 +2,7 @@
  * Authentication: the shared comparisons (crypt hashes made at test time,
  * RFC known-answer vectors for APOP and CRAM-MD5), the chain over a users
  * file written here, the pop3d -t report of that file, the timing of
- * unknown users (SECURITY.md 23-26), and -- when run as root -- the unix
+ * unknown users (DESIGN.md "Limits and why"), and -- when run as root -- the unix
  * backend with a real account made by useradd and removed at exit.
  */
 #include <sys/types.h>
@@ -24,6 +24,7 @@
 
 #include "build_config.h"
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 
 #include "check.h"
@@ -626,7 +627,7 @@ test_config_check(void)
 #undef WANT
 }
 
-/* --- timing (SECURITY.md 23, 24) -------------------------------------- */
+/* --- timing: unknown users cost what known ones do --------------------- */
 
 static double
 now(void)

@@ -7,23 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "build_config.h"
 #include "check.h"
 #include "config.h"
 #include "log.h"
-#include "maildrop.h"
-
-/* config_check's collaborators are tested elsewhere; stand-ins here. */
-const struct auth_backend *auth_backend(enum auth_kind k) { (void)k; return NULL; }
-int auth_has_plain_secrets(const struct config *c) { (void)c; return 0; }
-int
-maildrop_expand(const char *spec, const char *user, const char *home,
-    const struct maildrop_ops **ops, char *path, size_t pathlen,
-    const char **err)
-{
-	return 0;
-}
 
 static char file[] = "test-config-XXXXXX";
 
@@ -51,7 +38,7 @@ test_defaults(void)
 
 	config_defaults(&c);
 	CHECK(c.nauth == 1);
-	/* SPEC's zero configuration; a build without mbox uses ~/Maildir. */
+	/* pop3d.conf(5)'s zero configuration; without mbox, ~/Maildir. */
 	CHECK(strcmp(c.maildrop, WITH_MAILDROP_MBOX ? "mbox:/var/mail/%u" :
 	    "maildir:~/Maildir") == 0);
 	CHECK(c.timeout == 600 && c.max_failures == 3 && c.fail_delay == 1);

@@ -124,12 +124,12 @@ test_storage(void)
 	EXPECT("a\nb\n", -1, "a\r\nb\r\n");
 	EXPECT("\n", -1, "\r\n");
 	EXPECT("\n\n", -1, "\r\n\r\n");
-	/* CRLF storage: kept, never CR CR LF (PEERS.md). */
+	/* CRLF storage: kept, never CR CR LF (docs/mbox.md). */
 	EXPECT("a\r\nb\r\n", -1, "a\r\nb\r\n");
 	EXPECT("\r\n\r\n", -1, "\r\n\r\n");
 	/* Mixed. */
 	EXPECT("a\r\nb\nc\r\n", -1, "a\r\nb\r\nc\r\n");
-	/* No final newline: CRLF added (popa3d's off-by-one, PEERS.md). */
+	/* No final newline: CRLF added (RFC 1939 §3; popa3d's off-by-one). */
 	EXPECT("abc", -1, "abc\r\n");
 	EXPECT("a\nb", -1, "a\r\nb\r\n");
 	/* Empty message: nothing at all. */

@@ -1,6 +1,6 @@
 /*
  * maildrop.c: the format table and the expansion of "FORMAT:PATH"
- * (SPEC.md `maildrop`).  Every escape and every error, with exact text.
+ * (pop3d.conf(5) `maildrop`).  Every escape and every error, with exact text.
  * Linked without the formats: the ops below stand in for them.
  */
 #include <stdio.h>

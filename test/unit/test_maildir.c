@@ -1,6 +1,6 @@
 /*
  * maildir.c on real maildirs, built in a fresh directory under $TMPDIR or
- * else the current directory (never /tmp by default: SECURITY.md item 21).
+ * else the current directory (never /tmp by default, as pop3d itself).
  * Each file's content starts with its own name, so that a test can tell
  * which message a number is by reading it through source().
  */
@@ -192,7 +192,7 @@ uid_ok(const char *uid)
 	return 1;
 }
 
-/* Every UID valid and none twice (RFC 1939 §7, SECURITY.md item 13). */
+/* Every UID valid and none twice (RFC 1939 §7). */
 static void
 check_uids_unique(struct maildrop *md)
 {
@@ -311,7 +311,7 @@ test_uids(void)
 
 	for (k = 0; k < nt; k++)
 		put("uids", t[k].rel);
-	/* An X-UIDL header changes nothing (SECURITY.md item 13). */
+	/* An X-UIDL header changes nothing: the UID is the file name's. */
 	CHECK(unlink(at("uids", "new/8.X-UIDL")) == 0);
 	put_n("uids", "new/8.X-UIDL", "8.X-UIDL\nX-UIDL: 5.dup.h\n\nb\n", 27);
 	for (round = 0; round < 2; round++) {
@@ -486,6 +486,86 @@ test_commit(void)
 	    !gone("commit", "new/7.g"));
 }
 
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	static char	 buf[16384];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	if (lenp != NULL)
+		*lenp = (size_t)n;
+	return buf;
+}
+
+/*
+ * Maildir++ quota: the deleted files' sizes and count are appended to
+ * maildirsize as "-BYTES -COUNT", once per commit; a file already gone
+ * is not counted; a maildir without maildirsize does not get one; a file
+ * past 5120 octets is appended to all the same.
+ */
+static void
+test_quota(void)
+{
+	static const char head[] = "1000000S,100C\n24 3\n";
+	unsigned char	 del[4] = { 1, 0, 1, 1 };
+	struct maildrop	 md;
+	const char	*p = newmd("quota");
+	char		 want[256], big[6000];
+	size_t		 len;
+
+	put_n("quota", "maildirsize", head, sizeof(head) - 1);
+	put_n("quota", "new/1.a", "12345\n", 6);
+	put_n("quota", "new/2.b", "1\n", 2);
+	put_n("quota", "cur/3.c:2,S", "1234567890\n", 11);
+	put_n("quota", "new/4.d", "x\n", 2);
+	CHECK(mdopen(&md, p) == MD_OK);
+	CHECK(md.count == 4);
+	CHECK(unlink(at("quota", "new/4.d")) == 0);
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	snprintf(want, sizeof(want), "%s-17 -2\n", head);
+	CHECK_STREQ(slurp(at("quota", "maildirsize"), NULL), want);
+	/* Nothing deleted: nothing appended. */
+	CHECK(mdopen(&md, p) == MD_OK);
+	memset(del, 0, sizeof(del));
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK_STREQ(slurp(at("quota", "maildirsize"), NULL), want);
+
+	/* Past 5120 octets: still one line appended, nothing rewritten. */
+	memset(big, '1', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	CHECK(unlink(at("quota", "maildirsize")) == 0);
+	put_n("quota", "maildirsize", big, sizeof(big));
+	CHECK(mdopen(&md, p) == MD_OK);
+	del[0] = 1;
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK(slurp(at("quota", "maildirsize"), &len) != NULL &&
+	    len == sizeof(big) + 6 &&
+	    memcmp(slurp(at("quota", "maildirsize"), NULL) + sizeof(big),
+	    "-2 -1\n", 6) == 0);
+
+	/* No maildirsize: none is made. */
+	CHECK(unlink(at("quota", "maildirsize")) == 0);
+	put_n("quota", "new/5.e", "five\n", 5);
+	CHECK(mdopen(&md, p) == MD_OK);
+	CHECK(md.count == 1);
+	del[0] = 1;
+	CHECK(md.ops->commit(&md, del) == MD_OK);
+	md.ops->close(&md);
+	CHECK(gone("quota", "new/5.e"));
+	CHECK(gone("quota", "maildirsize"));
+}
+
 /* A file that vanishes or changes kind between LIST and RETR: -ERR. */
 static void
 test_vanish(void)
@@ -644,7 +724,7 @@ test_entry_ok(void)
 	close(dfd);
 }
 
-/* One session per maildrop (PEERS.md: popa3d and Dovecot allow two). */
+/* One session per maildrop (popa3d and Dovecot allow two). */
 static void
 test_lock(void)
 {
@@ -739,7 +819,7 @@ test_refused(void)
 
 	newmd("real");
 	put("real", "new/1.a");
-	/* The maildrop a symlink: not followed (SECURITY.md item 19). */
+	/* The maildrop a symlink: not followed (DESIGN.md, never trusted). */
 	CHECK(symlink("real", at("link", NULL)) == 0);
 	CHECK(mdopen(&md, at("link", NULL)) == MD_PERM);
 	snprintf(path, sizeof(path), "%s/", at("link", NULL));
@@ -761,7 +841,7 @@ test_refused(void)
 	CHECK(mkdir(at("sublink2", "new"), 0700) == 0);
 	CHECK(symlink("../real/new", at("sublink2", "cur")) == 0);
 	CHECK(mdopen(&md, at("sublink2", NULL)) == MD_PERM);
-	/* Owned by someone else (SECURITY.md item 20): needs root to set up. */
+	/* Owned by someone else (refused): needs root to set up. */
 	if (geteuid() == 0) {
 		newmd("other");
 		CHECK(chown(at("other", NULL), 65534, 65534) == 0);
@@ -792,6 +872,7 @@ main(void)
 	test_uids();
 	test_sizes();
 	test_commit();
+	test_quota();
 	test_vanish();
 	test_moved();
 	test_moved_many();

@@ -46,7 +46,7 @@ test_refused(void)
 	struct maildrop	 md;
 	char		 other[600];
 
-	/* Symlink to a good mbox: not followed (SECURITY.md 19). */
+	/* Symlink to a good mbox: not followed (docs/mbox.md "Opening"). */
 	snprintf(other, sizeof(other), "%s/real", dir);
 	t_append_msg(other, "a", "X: 1\n\nA\n");
 	CHECK(symlink(other, path) == 0);
@@ -54,7 +54,7 @@ test_refused(void)
 	t_close(&md);
 	unlink(path);
 
-	/* Hard link: refused (SECURITY.md 20). */
+	/* Hard link: refused (docs/mbox.md "Opening"). */
 	CHECK(link(other, path) == 0);
 	CHECK(t_open(&md, path) == MD_PERM);
 	t_close(&md);
@@ -238,7 +238,7 @@ rss_kib(void)
 	return strtol(p + 6, NULL, 10);
 }
 
-/* A 300 MiB message: streamed, counted, memory flat (PEERS.md). */
+/* A 300 MiB message: streamed, counted, memory flat (docs/mbox.md). */
 static void
 test_huge(void)
 {

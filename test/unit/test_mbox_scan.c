@@ -223,7 +223,7 @@ test_uid(void)
 	free(a.msgs);
 	free(b.msgs);
 
-	/* An X-UIDL header is content like any other (SECURITY.md 13). */
+	/* An X-UIDL header is content like any other (docs/mbox.md). */
 	uids("From a\nX-UIDL: same\n\nA\n\nFrom b\nX-UIDL: same\n\nB\n\n", &a);
 	mbox_uid_format(&a.msgs[0], u1);
 	mbox_uid_format(&a.msgs[1], u2);

@@ -1,4 +1,4 @@
-/* Login-name rules (common/names.c, SECURITY.md item 22). */
+/* Login-name rules (common/names.c; DESIGN.md "Limits and why"). */
 #include <string.h>
 
 #include "check.h"

@@ -1,7 +1,7 @@
 /*
- * hooks/spawn.c and hooks/onlogin.c: what a started program inherits
- * (SECURITY.md items 33-37), clause by clause, and onlogin_run()'s
- * verdicts, deadline and log line (SPEC "The onlogin program").
+ * common/spawn.c and hooks/onlogin.c: what a started program inherits
+ * (docs/onlogin.md "The contract"), clause by clause, and onlogin_run()'s
+ * verdicts, deadline and log line (the same page).
  *
  * The program started is this binary again, in "probe" mode: it reports
  * what it got (ids, descriptors, signal mask and ignored signals,
@@ -810,7 +810,7 @@ test_onlogin_output(void)
 		fprintf(stderr, "  log: %s\n  want: %s\n", log, want);
 }
 
-/* The environment through onlogin_run: exactly the SPEC's table. */
+/* The environment through onlogin_run: exactly docs/onlogin.md's table. */
 static void
 test_onlogin_env(void)
 {

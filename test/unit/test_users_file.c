@@ -1,5 +1,6 @@
 /*
- * The users-file parser and reader (SPEC "Virtual users file"): every
+ * The users-file parser and reader (pop3d.conf(5) "VIRTUAL USERS FILE"):
+ * every
  * field rule, each password form, malformed and long lines, extra fields
  * and Dovecot's mail locations.
  */

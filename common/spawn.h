@@ -1,6 +1,6 @@
 /*
- * The one fork+exec of the project (STYLE.md "Processes and secrets";
- * SECURITY.md items 33-35).  Everything that starts another program goes
+ * The one fork+exec of the project (DESIGN.md "The onlogin program";
+ * docs/onlogin.md "The contract").  Everything that starts another program goes
  * through spawn_start(), so that one function is audited for what the
  * program inherits: identity, descriptors, signals, session, environment.
  */

@@ -80,7 +80,7 @@ spawn_child_signals(void)
  * fds 0, 1, 2 and the report pipe at 3, nothing else.  Every source is
  * first copied above SPAWN_HIGH_FD, so that no dup2() can overwrite a
  * source that happened to sit at 0-3 (a caller started with closed
- * standard descriptors: SECURITY.md item 37).
+ * standard descriptors; docs/onlogin.md "Descriptors").
  */
 static int
 spawn_child_fds(int out, int err, int report)
