@@ -236,8 +236,9 @@ maildir_file_open(struct maildir *m, size_t i, int *fdp, struct stat *st)
 }
 
 /*
- * Octets RETR sends before the final ".": the stored bytes through the
- * same converter RETR uses (crlf.h), so the two can never disagree.
+ * The POP3 size (RFC 1939 §11: CRLF line ends, no stuffing): the stored
+ * bytes through the same converter RETR uses (crlf.h), so the two can
+ * never disagree.
  */
 enum md_status
 maildir_file_size(struct maildrop *md, size_t i, uint64_t *size)

@@ -39,7 +39,10 @@ struct maildrop_ops {
 	const char	*name;		/* "mbox", "maildir" */
 	/* Locks for the session, scans; fills md->count. */
 	enum md_status	(*open)(struct maildrop *, const char *path);
-	/* Exact octets RETR sends before the final "." line. */
+	/*
+	 * RFC 1939 §11: the message's octets with CRLF line ends and without
+	 * the byte-stuffing, i.e. what the client stores; RETR's "+OK".
+	 */
 	enum md_status	(*size)(struct maildrop *, size_t i, uint64_t *size);
 	/* NUL-terminated unique id, 1..UID_MAX_LEN printable octets. */
 	enum md_status	(*uid)(struct maildrop *, size_t i,

@@ -32,7 +32,7 @@
 struct mbox_msg {
 	uint64_t	 from;		/* offset of the From_ line */
 	uint64_t	 rawlen;	/* stored octets served */
-	uint64_t	 size;		/* octets RETR sends (crlf.h) */
+	uint64_t	 size;		/* POP3 size: CRLF, unstuffed (crlf.h) */
 	uint32_t	 fromlen;	/* the From_ line with its LF */
 	uint32_t	 dup;		/* earlier messages with this digest */
 	unsigned char	 digest[16];
@@ -86,7 +86,7 @@ struct mbox_scan {
 	uint64_t	 line_extra;	/* extra at line_start */
 	uint64_t	 prev_start;	/* the line before this one */
 	uint64_t	 prev_extra;
-	uint64_t	 extra;		/* octets RETR adds so far */
+	uint64_t	 extra;		/* CRs RETR adds so far */
 	uint64_t	 cur_from;
 	uint64_t	 content;	/* start of the served bytes */
 	unsigned	 linepos;	/* bytes of this line seen, up to 5 */

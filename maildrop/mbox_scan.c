@@ -15,8 +15,9 @@
  *
  * The size is counted here rather than with crlf_measure(): this loop
  * jumps from LF to LF with memchr, and counts per line what crlf.c does
- * per byte (an LF without CR before it gets a CR, a line starting with
- * "." gets one more, an unterminated last line gets CRLF).  The unit test
+ * per byte (an LF without CR before it gets a CR, an unterminated last
+ * line gets CRLF; RFC 1939 §11: the dot-stuffing is not counted, so the
+ * size is what the client stores).  The unit test
  * and the fuzz target check it against crlf_measure() on every message.
  */
 #include <sys/types.h>
@@ -215,9 +216,6 @@ scan_boundary(struct mbox_scan *s)
 static void
 scan_head(struct mbox_scan *s, unsigned char c)
 {
-	/* RFC 1939 §3: the line will be byte-stuffed. */
-	if (s->linepos == 0 && c == '.' && s->inmsg && !s->fromline)
-		s->extra++;
 	s->head[s->linepos++] = c;
 	s->last_cr = c == '\r';
 	s->off++;
@@ -302,8 +300,6 @@ scan_body(struct mbox_scan *s, const unsigned char *p,
 			break;
 		prev_start = off;
 		prev_extra = extra;
-		if (p[0] == '.')
-			extra++;		/* RFC 1939 §3 byte-stuffing */
 		prev_empty = lf == p || (lf == p + 1 && p[0] == '\r');
 		if (lf == p || lf[-1] != '\r')
 			extra++;		/* LF becomes CRLF */

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3lib import wire_form
+from pop3lib import pop_size, wire_form
 
 MAIL_GID = 8
 IN_USE = "-ERR [IN-USE] Maildrop is in use by another session"
@@ -118,16 +118,16 @@ def test_procmail_mbox_served_exactly(session, area, spool, mbox_user):
     for m in MESSAGES:
         spool.procmail(mbox_user, m)
     want = [stored(m) for m in MESSAGES]
-    total = sum(len(wire_form(w)) for w in want)
+    total = sum(pop_size(w) for w in want)
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("STAT", "+OK %d %d" % (len(want), total))
     first, lines = s.multi("LIST")
     assert [l.decode() for l in lines] == \
-        ["%d %d" % (i + 1, len(wire_form(w))) for i, w in enumerate(want)]
+        ["%d %d" % (i + 1, pop_size(w)) for i, w in enumerate(want)]
     for i, w in enumerate(want):
         size, raw = s.retr_raw(i + 1)
         assert raw == wire_form(w) + b".\r\n"
-        assert size == len(wire_form(w))
+        assert size == pop_size(w)
     ids = uidl(s)
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(rb"[\x21-\x7e]{1,70}", u) for u in ids)
@@ -175,7 +175,7 @@ def test_dotlockfile_appends(session, area, spool, mbox_user):
     t = time.monotonic()
     spool.dotlock_append(mbox_user, b)
     assert time.monotonic() - t < 3
-    s.expect_reply("STAT", "+OK 1 %d" % len(wire_form(b"Subject: 1\n\none\n")))
+    s.expect_reply("STAT", "+OK 1 %d" % pop_size(b"Subject: 1\n\none\n"))
     s.expect_reply("DELE 1", "+OK Message deleted")
     s.quit()
     assert spool.mbox(mbox_user).read_bytes() == b
@@ -196,7 +196,7 @@ def test_delivery_during_session_survives(session, area, spool, mbox_user):
     s.quit()
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("STAT", "+OK 1 %d" %
-                   len(wire_form(b"Subject: new\n\nnew mail\n")))
+                   pop_size(b"Subject: new\n\nnew mail\n"))
     size, raw = s.retr_raw(1)
     assert raw == wire_form(b"Subject: new\n\nnew mail\n") + b".\r\n"
     s.quit()
@@ -278,7 +278,7 @@ def test_debian_spool_without_group_mail(session, area, spool):
     assert "cannot create dotlock" not in s.log()
     s = session(login=bob, options=opts(area))
     s.expect_reply("STAT", "+OK 2 %d" % sum(
-        len(wire_form(stored(m))) for m in (MESSAGES[0], MESSAGES[2])))
+        pop_size(stored(m)) for m in (MESSAGES[0], MESSAGES[2])))
     s.quit()
     st = os.stat(p)
     assert (st.st_ino, st.st_uid, st.st_gid, st.st_mode & 0o7777) == \

@@ -124,9 +124,12 @@ test_content(void)
 	m = t_get(&md, 2, &len);
 	CHECK(m && len == strlen(want[2]) && memcmp(m, want[2], len) == 0);
 	free(m);
-	/* CRLF kept (never CR CR LF), dot stuffed, CRLF added at the end. */
-	CHECK(md.ops->size(&md, 0, &size) == MD_OK && size == 23 + 1);
-	CHECK(md.ops->size(&md, 1, &size) == MD_OK && size == 39 + 5 + 1);
+	/*
+	 * CRLF kept (never CR CR LF), CRLF added at the end; the stuffing of
+	 * ".dot" and "..two" is not counted (RFC 1939 §11).
+	 */
+	CHECK(md.ops->size(&md, 0, &size) == MD_OK && size == 23);
+	CHECK(md.ops->size(&md, 1, &size) == MD_OK && size == 39 + 5);
 	CHECK(md.ops->size(&md, 2, &size) == MD_OK && size == 22 + 2 + 2);
 	CHECK(md.ops->size(&md, 3, &size) == MD_GONE);
 	for (i = 0; i < 3; i++)
@@ -248,7 +251,7 @@ test_huge(void)
 	MD5_CTX			 a, b;
 	unsigned char		 da[16], db[16];
 	char			*chunk, *out, fin[2];
-	uint64_t		 size, sent = 0, off;
+	uint64_t		 size, sent = 0, off, dots;
 	size_t			 i, n;
 	long			 before, after;
 	int			 fd;
@@ -289,7 +292,13 @@ test_huge(void)
 	sent += crlf_finish(&st, fin);
 	MD5Final(db, &b);
 	CHECK(memcmp(da, db, 16) == 0);
-	CHECK(md.ops->size(&md, 0, &size) == MD_OK && size == sent);
+	/*
+	 * RFC 1939 §11: the size leaves out the stuffing of the dot lines:
+	 * one after each LF inside a chunk, and the body's first line (a
+	 * chunk does not end in an LF, so later chunks start mid-line).
+	 */
+	dots = 300 * (((1 << 20) - 1) / 61) + 1;
+	CHECK(md.ops->size(&md, 0, &size) == MD_OK && size == sent - dots);
 	md.ops->close(&md);
 	free(chunk);
 	free(out);
