@@ -14,6 +14,12 @@
 
 /* RFC 1939 §3 leaves the message-number range to us; 2^32 - 1 is plenty. */
 #define MSGNUM_MAX	4294967295ULL
+/*
+ * RFC 1939 §7: a line count of at least the body's lines gives the whole
+ * message, so any canonical number is valid up to what crlf.h's counter
+ * holds; a client that asks for 2^31 - 1 lines means "all of it".
+ */
+#define TOP_LINES_MAX	9223372036854775807ULL
 /* Read size when streaming a message: memory never grows with it. */
 #define STREAM_BLOCK	65536
 
@@ -199,7 +205,7 @@ tr_top(struct session *s, struct command_line *cl)
 {
 	uint64_t lines;
 
-	if (command_number(cl->args[1], 0, 1000000000, &lines) == -1) {
+	if (command_number(cl->args[1], 0, TOP_LINES_MAX, &lines) == -1) {
 		size_t i;
 		enum reply r = msg_index(s, cl->args[0], &i);
 
