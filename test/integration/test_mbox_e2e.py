@@ -204,18 +204,75 @@ def test_delivery_during_session_survives(session, area, spool, mbox_user):
 
 def test_changed_under_session_deletes_nothing(session, area, spool,
                                                mbox_user):
-    data = b"From a Sat Nov 21 08:40:00 2025\nStatus: O\n\none\n\n" \
-           b"From b Sat Nov 21 08:40:00 2025\nStatus: O\n\ntwo\n\n"
+    data = b"From a Sat Nov 21 08:40:00 2025\nSubject: a\n\none\n\n" \
+           b"From b Sat Nov 21 08:40:00 2025\nSubject: b\n\ntwo\n\n"
     p = spool.create(mbox_user, data)
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("DELE 1", "+OK Message deleted")
-    changed = data.replace(b"Status: O\n\ntwo", b"Status: R\n\ntwo")
-    with open(p, "r+b") as f:           # a MUA marks message 2 as read
+    changed = data.replace(b"Subject: b", b"Subject: c")
+    with open(p, "r+b") as f:           # another program edits message 2
         f.write(changed)
     r = s.cmd("QUIT")
     assert r.startswith("-ERR [SYS/TEMP]"), r
     s.expect_eof()
     assert p.read_bytes() == changed
+
+
+def test_in_place_flag_rewrites_keep_ids_and_commit(session, area, spool,
+                                                     mbox_user):
+    """dovecot-lda rewrites X-IMAPbase in the first message at every
+    delivery and a MUA rewrites Status, both in place and at the same
+    length: no unique-id changes and QUIT still commits (the QUIT check
+    compares digests, which leave those fields out)."""
+    data = (b"From a Sat Nov 21 08:40:00 2025\n"
+            b"X-IMAPbase: 1763714400 0000000002\nStatus: O\nX-UID: 1\n"
+            b"Subject: a\n\none\n\n"
+            b"From b Sat Nov 21 08:40:01 2025\nStatus: O\nX-UID: 2\n"
+            b"X-Keywords: $Junk\nSubject: b\n\ntwo\n\n"
+            b"From c Sat Nov 21 08:40:02 2025\nSubject: c\n\nthree\n\n")
+    p = spool.create(mbox_user, data)
+    s = session(login=mbox_user, options=opts(area))
+    ids = uidl(s)
+    changed = data.replace(b"X-IMAPbase: 1763714400 0000000002",
+                           b"X-IMAPbase: 1763714400 0000000003") \
+                  .replace(b"Status: O\nX-UID: 2", b"Status: R\nX-UID: 2") \
+                  .replace(b"$Junk", b"$Spam")
+    with open(p, "r+b") as f:
+        f.write(changed)
+    s.expect_reply("DELE 3", "+OK Message deleted")
+    s.quit()
+    assert p.read_bytes() == changed[:changed.index(b"From c")]
+    s = session(login=mbox_user, options=opts(area))
+    assert uidl(s) == ids[:2]
+    s.quit()
+    # Any other field is part of the id.
+    p.write_bytes(changed.replace(b"Subject: a", b"Subject: A"))
+    s = session(login=mbox_user, options=opts(area))
+    new = uidl(s)
+    assert new[0] != ids[0] and new[1] == ids[1]
+    s.quit()
+
+
+def test_dovecot_lda_content_length(session, area, spool, mbox_user):
+    """dovecot-lda leaves a body line "From what..." unescaped and frames
+    with Content-Length: the message is served whole (before, it was two
+    messages and the From line was served to nobody).  A wrong
+    Content-Length changes nothing."""
+    body = b"Hello,\n\nFrom what I can tell, this works.\n\nBye\n"
+    m1 = b"Subject: one\nContent-Length: %d\n\n" % len(body) + body
+    m2 = b"Subject: two\nContent-Length: 3\n\nx\n\nFrom here\n"
+    spool.create(mbox_user,
+                 b"From a@example.org Thu Nov 20 10:00:00 2025\n" + m1 +
+                 b"\nFrom b@example.org Thu Nov 20 10:00:01 2025\n" + m2 +
+                 b"\n")
+    s = session(login=mbox_user, options=opts(area))
+    want = [m1, b"Subject: two\nContent-Length: 3\n\nx\n", b""]
+    s.expect_reply("STAT", "+OK 3 %d" % sum(pop_size(w) for w in want))
+    for i, w in enumerate(want, 1):
+        size, raw = s.retr_raw(i)
+        assert raw == wire_form(w) + b".\r\n"
+        assert size == pop_size(w)
+    s.quit()
 
 
 def test_second_session_in_use(session, area, spool, mbox_user):
