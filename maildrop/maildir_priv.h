@@ -54,6 +54,8 @@ struct maildir {
 	char		*arena;		/* NUL-terminated file names */
 	size_t		 used, cap;
 	char		*buf;		/* read buffer, made on first size() */
+	struct crlf_state vcs;		/* RETR/TOP: counting what is sent */
+	uint64_t	 vsize;
 	struct maildir_curlist moved;
 	char		 path[];	/* escaped, for log lines */
 };
@@ -92,6 +94,8 @@ char	*maildir_log_name(const char *name, char *buf, size_t len);
 enum md_status	maildir_file_size(struct maildrop *, size_t, uint64_t *);
 enum md_status	maildir_file_source(struct maildrop *, size_t,
 		    struct md_source *);
+int		maildir_file_verify(struct maildrop *, size_t, const void *,
+		    size_t);
 /* Finds a vanished message again in cur/; 0 if the record was updated. */
 int		maildir_file_relocate(struct maildir *, size_t);
 void		maildir_file_free_moved(struct maildir_curlist *);

@@ -182,6 +182,11 @@ struct mbox {
 	size_t		 count;
 	uint64_t	 scanned;	/* bytes scanned at open */
 	struct mbox_scan resume;	/* scanner state at `scanned` */
+	/* RETR/TOP: the message being sent, scanned again (mbox.c). */
+	struct mbox_scan vscan;
+	struct mbox_msg	 vmsg;
+	uint64_t	 vdone;		/* octets of it fed so far */
+	int		 vbad;
 };
 
 extern const struct maildrop_ops mbox_ops;

@@ -121,6 +121,34 @@ def test_all_messages_stat_list_uidl(session, alice):
     s.quit()
 
 
+def test_file_grown_after_list_is_not_served(session, alice):
+    """A message file that grew after its size was given (LIST, or the
+    +OK of RETR) is not sent whole under the old size: the client gets at
+    most the announced octets and no final ".", then the connection
+    closes; a file that shrank likewise."""
+    m = b"Subject: grow\n\n.dot\nbody\n"
+    path = alice.maildir.add(m)
+    alice.maildir.add(b"Subject: two\n\ntwo\n")
+    s = session(login=alice)
+    s.expect_reply("LIST 1", "+OK 1 %d" % pop_size(m))
+    with open(path, "ab") as f:
+        f.write(b"x" * 100000 + b"\n")
+    s.expect_reply("RETR 1", "+OK %d octets" % pop_size(m))
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n")
+    assert len(rest) <= len(wire_form(m))
+    s.wait(10)
+    assert "changed since its size was given, not served" in s.log()
+    # Shrunk after LIST.
+    path.write_bytes(m)
+    s = session(login=alice)
+    s.expect_reply("LIST 1", "+OK 1 %d" % pop_size(m))
+    path.write_bytes(m[:-3])
+    s.expect_reply("RETR 1", "+OK %d octets" % pop_size(m))
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n")
+
+
 def test_empty_message(session, alice):
     # replies.md silent: a zero-length file is a message with no lines.
     alice.maildir.add(b"")

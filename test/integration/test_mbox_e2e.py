@@ -275,6 +275,50 @@ def test_dovecot_lda_content_length(session, area, spool, mbox_user):
     s.quit()
 
 
+def test_changed_under_session_never_served(session, area, spool,
+                                            mbox_user):
+    """A mail reader expunges message 1 in place while a client is
+    connected; the From_ lines are identical and the sizes equal, so the
+    other messages moved exactly onto the old offsets.  RETR and TOP
+    must not pass them off as the messages the client listed: the
+    connection drops before the final "." (the client stores nothing),
+    the log says why, and nothing is committed."""
+    frm = b"From MAILER-DAEMON Sat Nov 21 08:40:00 2025\n"
+    a, b, c = (frm + b"Subject: %s\n\nbody %s\n\n" % (x * 3, x)
+               for x in (b"a", b"b", b"c"))
+    p = spool.create(mbox_user, a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    ids = uidl(s)
+    s.expect_reply("DELE 3", "+OK Message deleted")
+    p.write_bytes(b + c)
+    r = s.cmd("RETR 1")
+    assert r == "+OK %d octets" % pop_size(b"Subject: aaa\n\nbody a\n")
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n"), rest
+    assert wire_form(b"Subject: bbb\n\nbody b\n").startswith(rest)
+    s.wait(10)
+    assert "message 1 changed since the scan, not served" in s.log()
+    assert p.read_bytes() == b + c
+    # TOP: the header is checked.
+    p.write_bytes(a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    assert uidl(s) == ids
+    p.write_bytes(b + c)
+    s.expect_reply("TOP 2 0", "+OK")
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n"), rest
+    # Message 3 is no longer anywhere near its offset: refused up front.
+    p.write_bytes(a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    p.write_bytes(a + b)
+    s.expect_reply("RETR 3", "-ERR [SYS/TEMP] Message is no longer available")
+    s.expect_reply("RETR 1", "+OK %d octets" %
+                   pop_size(b"Subject: aaa\n\nbody a\n"))
+    assert s.read_multiline_raw() == \
+        wire_form(b"Subject: aaa\n\nbody a\n") + b".\r\n"
+    s.quit()
+
+
 def test_second_session_in_use(session, area, spool, mbox_user):
     spool.create(mbox_user, b"From a Sat Nov 21 08:40:00 2025\n\nx\n\n")
     s1 = session(login=mbox_user, options=opts(area))
