@@ -356,6 +356,9 @@ scan_field_class(const unsigned char *name, size_t len)
 {
 	size_t	 i;
 
+	/* Most fields start with none of c, l, s, x: decided at once. */
+	if (len < 5 || len > 14 || memchr("cClLsSxX", name[0], 8) == NULL)
+		return HC_KEEP;
 	if (len == 14 && strncasecmp((const char *)name, "content-length",
 	    14) == 0)
 		return HC_CL;
@@ -625,7 +628,7 @@ scan_header_line(struct mbox_scan *s, const unsigned char *p,
 		return p;
 	n = (size_t)(lf - p);
 	k = n < MBOX_HEAD ? n : MBOX_HEAD;
-	memcpy(s->head, p, k);
+	s->head[0] = n > 0 ? p[0] : 0;		/* all scan_lf looks at */
 	if (n == 0 || (n == 1 && p[0] == '\r'))
 		;			/* the empty line: scan_lf ends the header */
 	else if (p[0] == ' ' || p[0] == '\t')
