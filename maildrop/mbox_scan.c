@@ -528,11 +528,9 @@ scan_head(struct mbox_scan *s, unsigned char c)
 		scan_boundary(s);
 		return;
 	}
-	if (!s->inmsg) {
+	/* A body line: nothing of it goes into the digest. */
+	if (!s->inmsg)
 		scan_fail(s, MBOX_SCAN_NOT_MBOX);
-		return;
-	}
-	scan_hash(s, s->head, 5);
 }
 
 static void
