@@ -16,7 +16,8 @@ crlf_init(struct crlf_state *st, long long body_lines)
 /*
  * One input octet: writes 0-2 octets to out (if out != NULL) and returns
  * how many.  A single function for converting and counting keeps the
- * two from ever disagreeing.
+ * two from ever disagreeing; counting (out == NULL) leaves out the
+ * stuffed dot, which RFC 1939 §11 does not count in a message's size.
  */
 static inline size_t
 crlf_step(struct crlf_state *st, unsigned char c, char *out)
@@ -47,11 +48,8 @@ crlf_step(struct crlf_state *st, unsigned char c, char *out)
 		return n;
 	}
 	/* RFC 1939 §3: byte-stuff a line that starts with the termination octet. */
-	if (st->at_line_start && c == '.') {
-		if (out)
-			out[n] = '.';
-		n++;
-	}
+	if (st->at_line_start && c == '.' && out != NULL)
+		out[n++] = '.';
 	if (out)
 		out[n] = (char)c;
 	n++;

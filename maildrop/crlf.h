@@ -3,7 +3,10 @@
  * CRLF whatever the storage uses (a bare LF gets a CR; an existing CRLF is
  * kept, never doubled), a line starting with "." gets one more ".", and an
  * unterminated last line gets CRLF.  The same state machine both converts
- * (RETR, TOP) and counts (LIST, STAT), so sizes equal the octets sent.
+ * (RETR, TOP) and counts (LIST, STAT).  RFC 1939 §11: the size of a
+ * message counts its CRLF line ends but not the byte-stuffing, so the
+ * count is what the client stores: the octets sent less one per line
+ * that starts with ".".
  *
  * Bare CR and NUL are sent as stored: they are not line ends in RFC 5322,
  * and changing them would make the size disagree with what was counted.
@@ -34,7 +37,10 @@ void	crlf_init(struct crlf_state *, long long body_lines);
 size_t	crlf_convert(struct crlf_state *, const char *in, size_t inlen,
 	    char *out);
 
-/* Counts what crlf_convert would write, without writing it. */
+/*
+ * Counts what crlf_convert would write, without writing it and without
+ * the stuffed dots (the POP3 size of RFC 1939 §11).
+ */
 uint64_t crlf_measure(struct crlf_state *, const char *in, size_t inlen);
 
 /*

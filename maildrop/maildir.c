@@ -565,6 +565,7 @@ const struct maildrop_ops maildir_ops = {
 	.size = maildir_file_size,
 	.uid = maildir_uid,
 	.source = maildir_file_source,
+	.verify = maildir_file_verify,
 	.commit = maildir_commit,
 	.close = maildir_close,
 };

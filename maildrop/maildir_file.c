@@ -237,8 +237,9 @@ maildir_file_open(struct maildir *m, size_t i, int *fdp, struct stat *st)
 }
 
 /*
- * Octets RETR sends before the final ".": the stored bytes through the
- * same converter RETR uses (crlf.h), so the two can never disagree.
+ * The POP3 size (RFC 1939 §11: CRLF line ends, no stuffing): the stored
+ * bytes through the same converter RETR uses (crlf.h), so the two can
+ * never disagree.
  */
 enum md_status
 maildir_file_size(struct maildrop *md, size_t i, uint64_t *size)
@@ -305,5 +306,37 @@ maildir_file_source(struct maildrop *md, size_t i, struct md_source *src)
 	src->offset = 0;
 	src->length = (uint64_t)st.st_size;
 	src->close_fd = 1;
+	crlf_init(&m->vcs, -1);
+	m->vsize = 0;
 	return MD_OK;
+}
+
+/*
+ * A file can change after its size was given (LIST, RETR's +OK): what
+ * RETR sends must add up to exactly that size, or the client is cut off
+ * before the final "." (maildrop.h).  Counted as it goes, so that no
+ * more than the announced octets are ever sent.  TOP, or a message whose
+ * size was never given, has nothing to check.
+ */
+int
+maildir_file_verify(struct maildrop *md, size_t i, const void *buf, size_t n)
+{
+	struct maildir	*m = md->priv;
+	char		 tail[2];
+
+	if (m == NULL || i >= m->n || !m->msgs[i].known)
+		return 0;
+	if (buf != NULL)
+		m->vsize += crlf_measure(&m->vcs, buf, n);
+	else if (n == 1)
+		m->vsize += crlf_finish(&m->vcs, tail);
+	else
+		return 0;
+	if (m->vsize > m->msgs[i].size ||
+	    (buf == NULL && m->vsize != m->msgs[i].size)) {
+		log_warnx("maildir %s: message %zu changed since its size was "
+		    "given, not served", m->path, i + 1);
+		return -1;
+	}
+	return 0;
 }

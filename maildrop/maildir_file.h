@@ -15,6 +15,9 @@
 enum md_status	maildir_file_size(struct maildrop *, size_t, uint64_t *);
 enum md_status	maildir_file_source(struct maildrop *, size_t,
 		    struct md_source *);
+/* The verify hook (maildrop.h): exactly the announced size, no more. */
+int		maildir_file_verify(struct maildrop *, size_t, const void *,
+		    size_t);
 /* Finds a vanished message again in cur/; 0 if the record was updated. */
 int		maildir_file_relocate(struct maildir *, size_t);
 void		maildir_file_free_moved(struct maildir_curlist *);

@@ -57,6 +57,8 @@ struct maildir {
 	char		*arena;		/* NUL-terminated file names */
 	size_t		 used, cap;
 	char		*buf;		/* read buffer, made on first size() */
+	struct crlf_state vcs;		/* RETR/TOP: counting what is sent */
+	uint64_t	 vsize;
 	struct maildir_curlist moved;
 	char		 path[];	/* escaped, for log lines */
 };

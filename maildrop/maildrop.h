@@ -45,13 +45,32 @@ struct maildrop_ops {
 	enum md_status	(*lock)(struct maildrop *, const char *path);
 	/* After lock: scans; fills md->count. */
 	enum md_status	(*open)(struct maildrop *);
-	/* Exact octets of the message as the client stores it (CRLF). */
+	/*
+	 * RFC 1939 §11: the message's octets with CRLF line ends and without
+	 * the byte-stuffing, i.e. what the client stores; RETR's "+OK".
+	 */
 	enum md_status	(*size)(struct maildrop *, size_t i, uint64_t *size);
 	/* NUL-terminated unique id, 1..UID_MAX_LEN printable octets. */
 	enum md_status	(*uid)(struct maildrop *, size_t i,
 			    char out[UID_MAX_LEN + 1]);
+	/*
+	 * The stored range of message i for RETR/TOP; also starts the check
+	 * that verify() ends.  MD_GONE when the message is already seen not
+	 * to be there any more.
+	 */
 	enum md_status	(*source)(struct maildrop *, size_t i,
 			    struct md_source *);
+	/*
+	 * Optional (NULL: nothing to check).  Never serve wrong bytes: RETR
+	 * and TOP pass every block they read of the range source() gave, in
+	 * order, before sending it, then call it once more with buf NULL
+	 * and n 1 when the whole range was read, 0 when TOP stopped early.
+	 * -1 (logged): the bytes are not those of the message counted at
+	 * open; the session then hangs up before the final "." line, so the
+	 * client stores nothing, and ends without committing.
+	 */
+	int		(*verify)(struct maildrop *, size_t i, const void *buf,
+			    size_t n);
 	/*
 	 * UPDATE state (RFC 1939 §6): removes the messages whose deleted[i]
 	 * is set.  Nothing is lost whatever happens; MD_TEMP if nothing

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "mbox.h"
+#include "xio.h"
 
 /* How often the file may be replaced between open and lock. */
 #define MBOX_OPEN_TRIES	3
@@ -319,18 +320,158 @@ mbox_uid(struct maildrop *md, size_t i, char out[UID_MAX_LEN + 1])
 	return MD_OK;
 }
 
+/*
+ * Never serve wrong bytes (docs/mbox.md "Serving"): the file may have
+ * changed since the scan (another session's QUIT, a mail reader's
+ * in-place expunge), and identical From_ lines and equal sizes are
+ * common, so the message is scanned again as it is sent and must give
+ * the record of the scan: From_ line, stored length, size and digest.
+ */
+static int
+mbox_verify_fail(struct mbox *mb, size_t i, const char *why)
+{
+	if (!mb->vbad)
+		log_warnx("%s: message %zu %s since the scan, not served",
+		    mb->path, i + 1, why);
+	mb->vbad = 1;
+	return -1;
+}
+
+/* Reads n octets at off into the check; 0, or -1 on a short read. */
+static int
+mbox_verify_read(struct mbox *mb, uint64_t off, uint64_t n)
+{
+	unsigned char	 buf[4096];
+	size_t		 k;
+
+	while (n > 0) {
+		k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+		if (pread_full(mb->fd, buf, k, (off_t)off) != (ssize_t)k)
+			return -1;
+		mbox_scan_feed(&mb->vscan, buf, k);
+		off += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * A message starts the file or follows an empty line, and is followed
+ * by an empty line and a From_ line, or by the end of the file (after
+ * at most the final empty line).  1 if so.
+ */
+static int
+mbox_verify_frame(const struct mbox *mb, const struct mbox_msg *m)
+{
+	unsigned char	 b[7];
+	uint64_t	 end = m->from + m->fromlen + m->rawlen;
+	ssize_t		 n;
+	size_t		 sep;
+
+	if (m->from > 0) {
+		sep = m->from >= 3 ? 3 : (size_t)m->from;
+		if (pread_full(mb->fd, b, sep, (off_t)(m->from - sep)) !=
+		    (ssize_t)sep)
+			return 0;
+		if (!(sep >= 2 && memcmp(b + sep - 2, "\n\n", 2) == 0) &&
+		    !(sep == 3 && memcmp(b, "\n\r\n", 3) == 0))
+			return 0;
+	}
+	if ((n = pread_full(mb->fd, b, sizeof(b), (off_t)end)) < 0)
+		return 0;
+	if (n == 0)
+		return 1;
+	sep = b[0] == '\n' ? 1 : n >= 2 && b[0] == '\r' && b[1] == '\n' ? 2 : 0;
+	if (sep == 0)
+		return 0;
+	return (size_t)n == sep ||
+	    ((size_t)n >= sep + 5 && memcmp(b + sep, "From ", 5) == 0);
+}
+
 static enum md_status
 mbox_source(struct maildrop *md, size_t i, struct md_source *src)
 {
 	struct mbox	*mb = md->priv;
+	struct mbox_msg	*m;
 
 	if (i >= mb->count)
 		return MD_GONE;
+	m = &mb->msgs[i];
+	mbox_scan_init_whole(&mb->vscan, &mb->vmsg);
+	mb->vdone = 0;
+	mb->vbad = 0;
+	if (!mbox_verify_frame(mb, m) ||
+	    mbox_verify_read(mb, m->from, m->fromlen) == -1 ||
+	    (mb->vscan.fromline && m->rawlen > 0) ||
+	    mb->vscan.error != MBOX_SCAN_OK) {
+		(void)mbox_verify_fail(mb, i, "moved");
+		return MD_GONE;
+	}
 	src->fd = mb->fd;
-	src->offset = mb->msgs[i].from + mb->msgs[i].fromlen;
-	src->length = mb->msgs[i].rawlen;
+	src->offset = m->from + m->fromlen;
+	src->length = m->rawlen;
 	src->close_fd = 0;
 	return MD_OK;
+}
+
+/*
+ * TOP stopped early: the header may go on past what was sent; read on
+ * (in blocks) until its digest input is complete.  Returns 1 when the
+ * message was read to its end.
+ */
+static int
+mbox_verify_rest(struct mbox *mb, const struct mbox_msg *m)
+{
+	unsigned char	 d[16];
+	uint64_t	 k;
+
+	while (mbox_scan_head_digest(&mb->vscan, m->rawlen, m->size, d) ==
+	    -1 && mb->vdone < m->rawlen) {
+		k = m->rawlen - mb->vdone < 4096 ? m->rawlen - mb->vdone : 4096;
+		if (mbox_verify_read(mb, m->from + m->fromlen + mb->vdone,
+		    k) == -1)
+			return -1;
+		mb->vdone += k;
+	}
+	return mb->vdone == m->rawlen;
+}
+
+static int
+mbox_verify(struct maildrop *md, size_t i, const void *buf, size_t n)
+{
+	struct mbox	*mb = md->priv;
+	struct mbox_msg	*m = &mb->msgs[i];
+	unsigned char	 d[16];
+	int		 whole = n == 1, r;
+
+	if (mb->vbad)
+		return -1;
+	if (buf != NULL) {
+		mbox_scan_feed(&mb->vscan, buf, n);
+		mb->vdone += n;
+		return mb->vdone > m->rawlen ?
+		    mbox_verify_fail(mb, i, "grew") : 0;
+	}
+	if (!whole && (r = mbox_verify_rest(mb, m)) != 0) {
+		if (r == -1)
+			return mbox_verify_fail(mb, i, "shrank");
+		whole = 1;
+	}
+	if (whole) {
+		if (mb->vdone != m->rawlen)
+			return mbox_verify_fail(mb, i, "shrank");
+		mbox_scan_finish(&mb->vscan);
+		if (mb->vscan.error != MBOX_SCAN_OK || mb->vscan.count != 1 ||
+		    mb->vmsg.fromlen != m->fromlen ||
+		    mb->vmsg.rawlen != m->rawlen || mb->vmsg.size != m->size ||
+		    memcmp(mb->vmsg.digest, m->digest, sizeof(d)) != 0)
+			return mbox_verify_fail(mb, i, "changed");
+	} else if (mbox_scan_head_digest(&mb->vscan, m->rawlen, m->size,
+	    d) == -1 || memcmp(d, m->digest, sizeof(d)) != 0)
+		return mbox_verify_fail(mb, i, "changed");
+	if (!mbox_verify_frame(mb, m))
+		return mbox_verify_fail(mb, i, "changed");
+	return 0;
 }
 
 const struct maildrop_ops mbox_ops = {
@@ -340,6 +481,7 @@ const struct maildrop_ops mbox_ops = {
 	.size = mbox_size,
 	.uid = mbox_uid,
 	.source = mbox_source,
+	.verify = mbox_verify,
 	.commit = mbox_commit,
 	.close = mbox_close,
 	.recover = mbox_recover,

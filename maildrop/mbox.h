@@ -21,10 +21,11 @@
 #include "statedir.h"
 
 /*
- * Bytes of the From_ line and header that go into a message's digest
- * (its UIDL): enough for the trace fields an MTA puts on top (Received,
- * Delivered-To, Return-Path) that make two deliveries differ, small
- * enough that hashing costs little next to reading the file.
+ * Octets of the From_ line and header hashed into a message's digest
+ * (its UIDL), not counting the fields left out (X-IMAPbase, Status...,
+ * mbox_scan.c): enough for the trace fields an MTA puts on top
+ * (Received, Delivered-To, Return-Path) that make two deliveries differ,
+ * small enough that hashing costs little next to reading the file.
  */
 #define MBOX_HASH_CAP		1024
 /* Read size of the scan. */
@@ -34,7 +35,7 @@
 struct mbox_msg {
 	uint64_t	 from;		/* offset of the From_ line */
 	uint64_t	 rawlen;	/* stored octets served */
-	uint64_t	 size;		/* octets RETR sends (crlf.h) */
+	uint64_t	 size;		/* POP3 size: CRLF, unstuffed (crlf.h) */
 	uint32_t	 fromlen;	/* the From_ line with its LF */
 	uint32_t	 dup;		/* earlier messages with this digest */
 	unsigned char	 digest[16];
@@ -68,6 +69,29 @@ enum mbox_scan_error {
 	MBOX_SCAN_IO,		/* read error or file shorter than said */
 };
 
+/* Octets of a header line held back until its field name is known. */
+#define MBOX_HEAD		16
+
+/* A header line: kept in the digest, left out, or Content-Length. */
+enum { HC_UNDECIDED, HC_KEEP, HC_SKIP, HC_CL };
+/* The message's Content-Length: none, one good value, unusable. */
+enum { CL_NONE, CL_OK, CL_BAD };
+/* Where a Content-Length line's value is being read. */
+enum { CLP_LEAD, CLP_DIGITS, CLP_TRAIL, CLP_BAD };
+
+/*
+ * A message whose Content-Length points past the end the From_ rule gave
+ * it: if a later message ends exactly there, the two and all between
+ * become one (docs/mbox.md).  The digest state is kept to finish the
+ * merged message's digest.
+ */
+struct mbox_cand {
+	uint64_t	 target;	/* body start + Content-Length */
+	uint64_t	 content_extra;
+	size_t		 index;		/* its record */
+	struct mbox_hash hash;		/* before the lengths went in */
+};
+
 /*
  * The scanner is fed the file in blocks of any size; it keeps no byte of
  * them, only this state, so the same state can be saved at the end of
@@ -88,24 +112,52 @@ struct mbox_scan {
 	uint64_t	 line_extra;	/* extra at line_start */
 	uint64_t	 prev_start;	/* the line before this one */
 	uint64_t	 prev_extra;
-	uint64_t	 extra;		/* octets RETR adds so far */
+	uint64_t	 extra;		/* CRs RETR adds since offset 0 */
 	uint64_t	 cur_from;
 	uint64_t	 content;	/* start of the served bytes */
-	unsigned	 linepos;	/* bytes of this line seen, up to 5 */
-	unsigned char	 head[5];	/* those bytes */
+	uint64_t	 content_extra;	/* extra at content */
+	uint64_t	 limit;		/* the file's length, if known */
+	unsigned	 linepos;	/* bytes of this line seen */
+	unsigned char	 head[MBOX_HEAD]; /* up to 5, in the header 16 */
 	unsigned	 prev_empty:1;	/* previous line was empty */
 	unsigned	 last_cr:1;
 	unsigned	 inmsg:1;
 	unsigned	 fromline:1;	/* in the From_ line */
-	unsigned	 hashing:1;
-	uint32_t	 hash_left;
+	unsigned	 inhead:1;	/* in the header */
+	unsigned	 hashing:1;	/* these octets go into the digest */
+	unsigned	 have_body:1;	/* the header has ended, at `body` */
+	unsigned	 cl_digits:1;
+	unsigned	 whole:1;	/* one message, no framing (verify) */
+	unsigned char	 hclass;	/* this header line, HC_* */
+	unsigned char	 hprev;		/* the field a folded line continues */
+	unsigned char	 cl_state;	/* CL_* */
+	unsigned char	 cl_line;	/* CLP_* */
+	uint32_t	 hash_left;	/* digest octets still to take */
 	struct mbox_hash hash;
+	uint64_t	 body;
+	uint64_t	 cl_value;
+	uint64_t	 cl_line_value;
+	struct mbox_cand *cand;		/* freed by mbox_scan_finish */
+	size_t		 ncand;
+	size_t		 candcap;
 };
 
 void	mbox_scan_init(struct mbox_scan *, size_t max);
+/*
+ * For checking one message again (RETR, TOP): the From_ line and the
+ * stored octets of one message are fed, nothing frames them; the record
+ * made by mbox_scan_finish goes into *out.
+ */
+void	mbox_scan_init_whole(struct mbox_scan *, struct mbox_msg *out);
 void	mbox_scan_feed(struct mbox_scan *, const unsigned char *, size_t);
 /* Ends the last message at the current offset. */
 void	mbox_scan_finish(struct mbox_scan *);
+/*
+ * The digest of a message of which only the start was fed (TOP), given
+ * its lengths; -1 when the From_ line and header were not all seen.
+ */
+int	mbox_scan_head_digest(const struct mbox_scan *, uint64_t rawlen,
+	    uint64_t size, unsigned char out[16]);
 /* Numbers identical digests in file order (the UID suffix). */
 int	mbox_scan_number_dups(struct mbox_msg *, size_t);
 /* Formats a message's unique-id. */
@@ -130,6 +182,11 @@ struct mbox {
 	size_t		 count;
 	uint64_t	 scanned;	/* bytes scanned at open */
 	struct mbox_scan resume;	/* scanner state at `scanned` */
+	/* RETR/TOP: the message being sent, scanned again (mbox.c). */
+	struct mbox_scan vscan;
+	struct mbox_msg	 vmsg;
+	uint64_t	 vdone;		/* octets of it fed so far */
+	int		 vbad;
 };
 
 extern const struct maildrop_ops mbox_ops;

@@ -10,13 +10,27 @@
  * lies between its From_ line and the next one, less the empty line
  * before that next From_ line (the separator the MDA added); at the end
  * of the file, a final empty line is the separator likewise.
- * Content-Length is never looked at: one bad header must not be able to
- * hide or swallow other messages.
+ *
+ * Content-Length: dovecot-lda writes body lines starting with "From "
+ * unescaped and frames with Content-Length, so the From_ rule alone cuts
+ * such a message in two.  As Dovecot and mutt do, a Content-Length in a
+ * message's header is followed when the body it gives ends exactly where
+ * a From_-rule message ends (before its separator, or at the end of the
+ * file): the messages between are merged.  Any other value is ignored,
+ * so a wrong header can never swallow or hide mail that the From_ rule
+ * would frame differently; it can only join messages at a separator.
+ * Which messages are waiting to merge lives in the scan state (cand), not
+ * in the 48-byte records.
+ *
+ * The digest skips the header fields that delivery agents and mail
+ * readers rewrite in place (scan_volatile), so that a unique-id survives
+ * dovecot-lda's X-IMAPbase update or a reader's Status flag.
  *
  * The size is counted here rather than with crlf_measure(): this loop
  * jumps from LF to LF with memchr, and counts per line what crlf.c does
- * per byte (an LF without CR before it gets a CR, a line starting with
- * "." gets one more, an unterminated last line gets CRLF).  The unit test
+ * per byte (an LF without CR before it gets a CR, an unterminated last
+ * line gets CRLF; RFC 1939 §11: the dot-stuffing is not counted, so the
+ * size is what the client stores).  The unit test
  * and the fuzz target check it against crlf_measure() on every message.
  */
 #include <sys/types.h>
@@ -27,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mbox.h"
 #include "xio.h"
@@ -120,6 +135,16 @@ mbox_scan_init(struct mbox_scan *s, size_t max)
 	/* The start of the file counts as "after an empty line". */
 	s->prev_empty = 1;
 	s->boundary = UINT64_MAX;
+	s->limit = UINT64_MAX;
+}
+
+void
+mbox_scan_init_whole(struct mbox_scan *s, struct mbox_msg *out)
+{
+	mbox_scan_init(s, 1);
+	s->whole = 1;
+	s->msgs = out;
+	s->cap = 1;
 }
 
 static void
@@ -151,14 +176,108 @@ scan_put64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The current message ends; its served bytes are [content, end). */
+/* The lengths make messages with one header and two bodies differ. */
 static void
-scan_end(struct mbox_scan *s, uint64_t end, uint64_t extra, int unterminated)
+scan_digest(const struct mbox_hash *h, uint64_t rawlen, uint64_t size,
+    unsigned char out[16])
+{
+	struct mbox_hash	 t = *h;
+	unsigned char		 lens[16];
+
+	scan_put64(lens, rawlen);
+	scan_put64(lens + 8, size);
+	mbox_hash_update(&t, lens, sizeof(lens));
+	mbox_hash_final(&t, out);
+}
+
+/*
+ * Content-Length (docs/mbox.md "What is a message"): where the current
+ * message's header says its body ends, or UINT64_MAX when it says
+ * nothing usable.
+ */
+static uint64_t
+scan_cl_target(const struct mbox_scan *s)
+{
+	if (s->cl_state != CL_OK || !s->have_body)
+		return UINT64_MAX;
+	return s->body + s->cl_value;
+}
+
+/*
+ * A message ends at `end`; is it the end that an earlier message's
+ * Content-Length points at?  Then that message takes in everything up
+ * to here: the From_ lines in its body only looked like separators.
+ * Candidates that point before `end` can never land and are dropped.
+ */
+static int
+scan_merge(struct mbox_scan *s, uint64_t end, uint64_t extra_end,
+    int unterminated, uint64_t eof)
+{
+	struct mbox_cand	*c;
+	struct mbox_msg		*m;
+	size_t			 i, j;
+
+	for (i = j = 0; i < s->ncand; i++)
+		if (s->cand[i].target >= end)
+			s->cand[j++] = s->cand[i];
+	s->ncand = j;
+	for (i = 0; i < s->ncand; i++)
+		if (s->cand[i].target == end || s->cand[i].target == eof)
+			break;
+	if (i == s->ncand)
+		return 0;
+	c = &s->cand[i];
+	m = &s->msgs[c->index];
+	m->rawlen = end - (m->from + m->fromlen);
+	m->size = m->rawlen + (extra_end - c->content_extra) +
+	    (unterminated ? 2 : 0);
+	scan_digest(&c->hash, m->rawlen, m->size, m->digest);
+	s->count = c->index + 1;
+	/* It and the candidates of the messages it swallowed are done. */
+	s->ncand = i;
+	return 1;
+}
+
+/* The message just recorded may be merged with later ones. */
+static void
+scan_candidate(struct mbox_scan *s, uint64_t end, const struct mbox_hash *h)
+{
+	struct mbox_cand	*c;
+	uint64_t		 target = scan_cl_target(s);
+	size_t			 ncap;
+
+	/* Beyond the file it can never land. */
+	if (s->whole || target == UINT64_MAX || target <= end ||
+	    target > s->limit)
+		return;
+	if (s->ncand == s->candcap) {
+		ncap = s->candcap ? s->candcap * 2 : 8;
+		if ((c = reallocarray(s->cand, ncap, sizeof(*c))) == NULL) {
+			scan_fail(s, MBOX_SCAN_NOMEM);
+			return;
+		}
+		s->cand = c;
+		s->candcap = ncap;
+	}
+	c = &s->cand[s->ncand++];
+	c->target = target;
+	c->index = s->count - 1;
+	c->content_extra = s->content_extra;
+	c->hash = *h;
+}
+
+/*
+ * The current message ends; its served bytes are [content, end), with
+ * extra_end the CRs added up to end.  eof is the file's end when the
+ * message ends there, else UINT64_MAX.
+ */
+static void
+scan_end(struct mbox_scan *s, uint64_t end, uint64_t extra_end,
+    int unterminated, uint64_t eof)
 {
 	struct mbox_msg	*m;
-	unsigned char	 lens[16];
 
-	if (s->probe)
+	if (s->probe || scan_merge(s, end, extra_end, unterminated, eof))
 		return;
 	if (s->count == s->max) {
 		scan_fail(s, MBOX_SCAN_TOO_MANY);
@@ -179,13 +298,12 @@ scan_end(struct mbox_scan *s, uint64_t end, uint64_t extra, int unterminated)
 	m->from = s->cur_from;
 	m->fromlen = (uint32_t)(s->content - s->cur_from);
 	m->rawlen = end - s->content;
-	m->size = m->rawlen + extra + (unterminated ? 2 : 0);
+	m->size = m->rawlen + (extra_end - s->content_extra) +
+	    (unterminated ? 2 : 0);
 	m->dup = 0;
-	/* The lengths make messages with one header and two bodies differ. */
-	scan_put64(lens, m->rawlen);
-	scan_put64(lens + 8, m->size);
-	mbox_hash_update(&s->hash, lens, sizeof(lens));
-	mbox_hash_final(&s->hash, m->digest);
+	scan_digest(&s->hash, m->rawlen, m->size, m->digest);
+	if (eof == UINT64_MAX)
+		scan_candidate(s, end, &s->hash);
 }
 
 /* A From_ line starts at line_start: end the message before it. */
@@ -193,7 +311,7 @@ static void
 scan_boundary(struct mbox_scan *s)
 {
 	if (s->inmsg)
-		scan_end(s, s->prev_start, s->prev_extra, 0);
+		scan_end(s, s->prev_start, s->prev_extra, 0, UINT64_MAX);
 	if (s->probe) {
 		s->boundary = s->line_start;
 		s->stop = 1;
@@ -203,35 +321,216 @@ scan_boundary(struct mbox_scan *s)
 		return;
 	s->inmsg = 1;
 	s->fromline = 1;
+	s->inhead = 0;
 	s->cur_from = s->line_start;
-	s->extra = 0;
+	s->cl_state = CL_NONE;
+	s->have_body = 0;
+	s->hprev = HC_KEEP;
 	mbox_hash_init(&s->hash);
 	s->hashing = 1;
 	s->hash_left = MBOX_HASH_CAP;
 	scan_hash(s, s->head, 5);
 }
 
-/* One of the first five octets of a line (not an LF). */
+/*
+ * Header fields that MDAs and MUAs rewrite in place (dovecot-lda's
+ * X-IMAPbase in the first message at every delivery, a MUA's Status):
+ * left out of the digest so that the unique-id survives them.
+ * Content-Length is one of them too, and is also read (HC_CL).
+ */
+static const struct {
+	const char	*name;
+	size_t		 len;
+} scan_volatile[] = {
+	{ "x-imapbase", 10 },
+	{ "x-imap", 6 },
+	{ "x-uid", 5 },
+	{ "status", 6 },
+	{ "x-status", 8 },
+	{ "x-keywords", 10 },
+	{ "lines", 5 },
+};
+
+static int
+scan_field_class(const unsigned char *name, size_t len)
+{
+	size_t	 i;
+
+	/* Most fields start with none of c, l, s, x: decided at once. */
+	if (len < 5 || len > 14 || memchr("cClLsSxX", name[0], 8) == NULL)
+		return HC_KEEP;
+	if (len == 14 && strncasecmp((const char *)name, "content-length",
+	    14) == 0)
+		return HC_CL;
+	for (i = 0; i < sizeof(scan_volatile) / sizeof(scan_volatile[0]); i++)
+		if (len == scan_volatile[i].len && strncasecmp(
+		    (const char *)name, scan_volatile[i].name, len) == 0)
+			return HC_SKIP;
+	return HC_KEEP;
+}
+
+/*
+ * One octet of a Content-Length value: blanks, digits, blanks (a CR
+ * before the LF is a blank here).  Bounded so that body + value cannot
+ * wrap.
+ */
+static void
+scan_cl(struct mbox_scan *s, unsigned char c)
+{
+	int	 blank = c == ' ' || c == '\t' || c == '\r';
+
+	switch (s->cl_line) {
+	case CLP_LEAD:
+		if (c == ' ' || c == '\t')
+			return;
+		s->cl_line = CLP_DIGITS;
+		/* FALLTHROUGH */
+	case CLP_DIGITS:
+		if (c >= '0' && c <= '9') {
+			if (s->cl_line_value > (UINT64_C(1) << 58)) {
+				s->cl_line = CLP_BAD;
+				return;
+			}
+			s->cl_line_value = s->cl_line_value * 10 + (c - '0');
+			s->cl_digits = 1;
+			return;
+		}
+		s->cl_line = blank && s->cl_digits ? CLP_TRAIL : CLP_BAD;
+		return;
+	case CLP_TRAIL:
+		if (!blank)
+			s->cl_line = CLP_BAD;
+		return;
+	}
+}
+
+/*
+ * The header line is decided: hash the octets held back (its start), if
+ * it is kept.
+ */
+static void
+scan_field_decided(struct mbox_scan *s, int class, const unsigned char *held,
+    size_t nheld)
+{
+	s->hclass = (unsigned char)class;
+	if (class == HC_KEEP) {
+		s->hashing = s->hash_left > 0;
+		scan_hash(s, held, nheld);
+	} else if (class == HC_CL) {
+		s->cl_line = CLP_LEAD;
+		s->cl_line_value = 0;
+		s->cl_digits = 0;
+	}
+}
+
+/* RFC 5322 §2.2.3: a folded line is part of the field before it. */
+static void
+scan_field_folded(struct mbox_scan *s, const unsigned char *held,
+    size_t nheld)
+{
+	if (s->hprev == HC_CL)
+		s->cl_state = CL_BAD;
+	scan_field_decided(s, s->hprev == HC_KEEP ? HC_KEEP : HC_SKIP, held,
+	    nheld);
+}
+
+/* A field name of len octets, held[len] being its colon. */
+static void
+scan_field_named(struct mbox_scan *s, const unsigned char *held, size_t len)
+{
+	s->hprev = (unsigned char)scan_field_class(held, len);
+	scan_field_decided(s, s->hprev, held, len + 1);
+	if (s->hclass == HC_CL && s->cl_state != CL_NONE)
+		s->cl_state = CL_BAD;	/* two of them */
+}
+
+/*
+ * An octet of a header line among its first MBOX_HEAD, when the line
+ * did not come whole in one block (scan_header_line): the line is
+ * classified as soon as its field name is known (the colon), its first
+ * octet makes it a continuation, or the name is too long to be one of
+ * scan_volatile.
+ */
+static void
+scan_field(struct mbox_scan *s, unsigned char c)
+{
+	switch (s->hclass) {
+	case HC_KEEP:
+		scan_hash(s, &c, 1);
+		return;
+	case HC_CL:
+		scan_cl(s, c);
+		return;
+	case HC_SKIP:
+		return;
+	}
+	if (s->linepos == 1 && (c == ' ' || c == '\t'))
+		scan_field_folded(s, s->head, 1);
+	else if (c == ':')
+		scan_field_named(s, s->head, s->linepos - 1);
+	else if (s->linepos == MBOX_HEAD) {
+		s->hprev = HC_KEEP;
+		scan_field_decided(s, HC_KEEP, s->head, MBOX_HEAD);
+	}
+}
+
+/* The LF of a header line. */
+static void
+scan_field_end(struct mbox_scan *s, int empty)
+{
+	if (empty) {
+		/*
+		 * The empty line that ends the header ends the digest input,
+		 * and is not part of it: a message whose header was the end
+		 * of the file keeps its id when the separator line comes.
+		 */
+		s->inhead = 0;
+		s->hashing = 0;
+		s->have_body = 1;
+		s->body = s->off + 1;
+		return;
+	}
+	if (s->hclass == HC_UNDECIDED) {
+		s->hprev = HC_KEEP;
+		scan_field_decided(s, HC_KEEP, s->head, s->linepos);
+	}
+	if (s->hclass == HC_KEEP)
+		scan_hash(s, "\n", 1);
+	else if (s->hclass == HC_CL) {
+		if ((s->cl_line == CLP_DIGITS && s->cl_digits) ||
+		    s->cl_line == CLP_TRAIL) {
+			if (s->cl_state == CL_NONE) {
+				s->cl_state = CL_OK;
+				s->cl_value = s->cl_line_value;
+			}
+		} else
+			s->cl_state = CL_BAD;
+	}
+	s->hashing = 0;
+}
+
+/* One of the first octets of a line (not an LF). */
 static void
 scan_head(struct mbox_scan *s, unsigned char c)
 {
-	/* RFC 1939 §3: the line will be byte-stuffed. */
-	if (s->linepos == 0 && c == '.' && s->inmsg && !s->fromline)
-		s->extra++;
 	s->head[s->linepos++] = c;
 	s->last_cr = c == '\r';
 	s->off++;
+	if (s->inhead) {
+		scan_field(s, c);
+		return;
+	}
 	if (s->linepos < 5)
 		return;
-	if (s->prev_empty && memcmp(s->head, "From ", 5) == 0) {
+	/* A From_ line; for a single message (whole), only the first. */
+	if (s->prev_empty && memcmp(s->head, "From ", 5) == 0 &&
+	    !(s->whole && s->inmsg)) {
 		scan_boundary(s);
 		return;
 	}
-	if (!s->inmsg) {
+	/* A body line: nothing of it goes into the digest. */
+	if (!s->inmsg)
 		scan_fail(s, MBOX_SCAN_NOT_MBOX);
-		return;
-	}
-	scan_hash(s, s->head, 5);
 }
 
 static void
@@ -244,30 +543,21 @@ scan_lf(struct mbox_scan *s)
 		scan_fail(s, MBOX_SCAN_NOT_MBOX);
 		return;
 	}
+	if (!s->last_cr)
+		s->extra++;		/* LF becomes CRLF */
 	if (s->fromline) {
 		scan_hash(s, "\n", 1);
 		s->fromline = 0;
+		s->hashing = 0;
 		if (s->off + 1 - s->cur_from > UINT32_MAX) {
 			scan_fail(s, MBOX_SCAN_LONG_FROM);
 			return;
 		}
 		s->content = s->off + 1;
-	} else {
-		/*
-		 * The empty line that ends the header ends the digest input,
-		 * and is not part of it: a message whose header was the end
-		 * of the file keeps its id when the separator line comes.
-		 */
-		if (empty)
-			s->hashing = 0;
-		else {
-			if (s->linepos < 5)
-				scan_hash(s, s->head, s->linepos);
-			scan_hash(s, "\n", 1);
-		}
-		if (!s->last_cr)
-			s->extra++;
-	}
+		s->content_extra = s->extra;
+		s->inhead = 1;
+	} else if (s->inhead)
+		scan_field_end(s, empty);
 	s->prev_start = s->line_start;
 	s->prev_extra = s->line_extra;
 	s->prev_empty = empty;
@@ -276,6 +566,7 @@ scan_lf(struct mbox_scan *s)
 	s->line_extra = s->extra;
 	s->linepos = 0;
 	s->last_cr = 0;
+	s->hclass = HC_UNDECIDED;
 }
 
 /*
@@ -302,8 +593,6 @@ scan_body(struct mbox_scan *s, const unsigned char *p,
 			break;
 		prev_start = off;
 		prev_extra = extra;
-		if (p[0] == '.')
-			extra++;		/* RFC 1939 §3 byte-stuffing */
 		prev_empty = lf == p || (lf == p + 1 && p[0] == '\r');
 		if (lf == p || lf[-1] != '\r')
 			extra++;		/* LF becomes CRLF */
@@ -320,23 +609,68 @@ scan_body(struct mbox_scan *s, const unsigned char *p,
 	return p;
 }
 
+/*
+ * A header line that lies whole in the block: classified at once and
+ * taken in one piece, so that a header costs a memchr or two per line
+ * rather than a step per octet.  The same decisions as scan_field.
+ * Returns where it stopped (p when the line does not end in the block).
+ */
+static const unsigned char *
+scan_header_line(struct mbox_scan *s, const unsigned char *p,
+    const unsigned char *end)
+{
+	const unsigned char	*lf, *colon;
+	size_t			 n, k, i;
+
+	if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		return p;
+	n = (size_t)(lf - p);
+	k = n < MBOX_HEAD ? n : MBOX_HEAD;
+	s->head[0] = n > 0 ? p[0] : 0;		/* all scan_lf looks at */
+	if (n == 0 || (n == 1 && p[0] == '\r'))
+		;			/* the empty line: scan_lf ends the header */
+	else if (p[0] == ' ' || p[0] == '\t')
+		scan_field_folded(s, p, n);
+	else if ((colon = memchr(p, ':', k)) != NULL) {
+		scan_field_named(s, p, (size_t)(colon - p));
+		if (s->hclass == HC_KEEP)
+			scan_hash(s, colon + 1, (size_t)(lf - colon - 1));
+		else if (s->hclass == HC_CL)
+			for (i = (size_t)(colon - p) + 1; i < n; i++)
+				scan_cl(s, p[i]);
+	} else {
+		s->hprev = HC_KEEP;
+		scan_field_decided(s, HC_KEEP, p, n);
+	}
+	s->linepos = (unsigned)k;
+	s->last_cr = n > 0 && p[n - 1] == '\r';
+	s->off += n;
+	scan_lf(s);
+	return lf + 1;
+}
+
 void
 mbox_scan_feed(struct mbox_scan *s, const unsigned char *p, size_t n)
 {
-	const unsigned char	*end = p + n, *lf;
-	size_t			 k;
+	const unsigned char	*end = p + n, *lf, *q;
+	size_t			 k, i;
 
 	while (p < end && !s->stop) {
-		if (s->linepos == 0 && !s->hashing && !s->fromline &&
+		if (s->linepos == 0 && !s->inhead && !s->fromline &&
 		    s->inmsg && end - p >= 5) {
-			const unsigned char *q = scan_body(s, p, end);
-
-			if (q != p) {
+			if ((q = scan_body(s, p, end)) != p) {
 				p = q;
 				continue;
 			}
 		}
-		if (s->linepos < 5) {
+		if (s->linepos == 0 && s->inhead) {
+			if ((q = scan_header_line(s, p, end)) != p) {
+				p = q;
+				continue;
+			}
+		}
+		if (s->linepos < 5 ||
+		    (s->inhead && s->hclass == HC_UNDECIDED)) {
 			if (*p == '\n')
 				scan_lf(s);
 			else
@@ -348,7 +682,11 @@ mbox_scan_feed(struct mbox_scan *s, const unsigned char *p, size_t n)
 		lf = memchr(p, '\n', (size_t)(end - p));
 		k = (size_t)((lf != NULL ? lf : end) - p);
 		if (k > 0) {
-			scan_hash(s, p, k);
+			if (s->inhead && s->hclass == HC_CL)
+				for (i = 0; i < k; i++)
+					scan_cl(s, p[i]);
+			else
+				scan_hash(s, p, k);
 			s->last_cr = p[k - 1] == '\r';
 			s->off += k;
 			p += k;
@@ -360,35 +698,65 @@ mbox_scan_feed(struct mbox_scan *s, const unsigned char *p, size_t n)
 	}
 }
 
+static void
+scan_free_cand(struct mbox_scan *s)
+{
+	free(s->cand);
+	s->cand = NULL;
+	s->ncand = s->candcap = 0;
+}
+
 void
 mbox_scan_finish(struct mbox_scan *s)
 {
+	uint64_t	 eof = s->off;
+
 	if (s->stop)
-		return;
+		goto done;
 	if (!s->inmsg) {
 		if (s->off != 0)
 			scan_fail(s, MBOX_SCAN_NOT_MBOX);
-		return;
+		goto done;
 	}
 	if (s->fromline) {
-		/* The file ends inside the From_ line: an empty message. */
+		/*
+		 * The file ends inside the From_ line: the unterminated last
+		 * line of a message it belongs to by Content-Length, or an
+		 * empty message.
+		 */
+		if (!s->probe && scan_merge(s, s->off, s->extra, 1, eof))
+			goto done;
 		if (s->off - s->cur_from > UINT32_MAX) {
 			scan_fail(s, MBOX_SCAN_LONG_FROM);
-			return;
+			goto done;
 		}
 		s->content = s->off;
-		scan_end(s, s->off, 0, 0);
+		s->content_extra = s->extra;
+		scan_end(s, s->off, s->extra, 0, eof);
 	} else if (s->linepos == 0) {
-		if (s->prev_empty && s->prev_start >= s->content)
-			scan_end(s, s->prev_start, s->prev_extra, 0);
+		if (!s->whole && s->prev_empty && s->prev_start >= s->content)
+			scan_end(s, s->prev_start, s->prev_extra, 0, eof);
 		else
-			scan_end(s, s->off, s->extra, 0);
+			scan_end(s, s->off, s->extra, 0, eof);
 	} else {
-		if (s->linepos < 5)
-			scan_hash(s, s->head, s->linepos);
+		if (s->inhead && s->hclass == HC_UNDECIDED)
+			scan_field_decided(s, HC_KEEP, s->head, s->linepos);
 		/* RFC 1939 §3: the last line gets its CRLF. */
-		scan_end(s, s->off, s->extra, 1);
+		scan_end(s, s->off, s->extra, 1, eof);
 	}
+done:
+	scan_free_cand(s);
+}
+
+int
+mbox_scan_head_digest(const struct mbox_scan *s, uint64_t rawlen,
+    uint64_t size, unsigned char out[16])
+{
+	/* Not all of the digest input has been seen. */
+	if (!s->inmsg || s->fromline || (s->inhead && s->hash_left > 0))
+		return -1;
+	scan_digest(&s->hash, rawlen, size, out);
+	return 0;
 }
 
 static int
@@ -456,6 +824,7 @@ mbox_scan_fd(int fd, uint64_t len, size_t max, struct mbox_scan *s,
 	ssize_t		 n;
 
 	mbox_scan_init(s, max);
+	s->limit = len;
 	if ((buf = malloc(MBOX_BUFSZ)) == NULL) {
 		scan_fail(s, MBOX_SCAN_NOMEM);
 		return s->error;
@@ -472,12 +841,21 @@ mbox_scan_fd(int fd, uint64_t len, size_t max, struct mbox_scan *s,
 		off += want;
 	}
 	free(buf);
-	if (s->stop)
+	if (s->stop) {
+		scan_free_cand(s);
 		return s->error;
+	}
+	/*
+	 * Probe mode only looks for the first From_ line after `len`:
+	 * Content-Length merges only within what was scanned (docs/mbox.md),
+	 * so the candidates are not carried over.
+	 */
 	if (resume != NULL) {
 		*resume = *s;
 		resume->msgs = NULL;
 		resume->count = resume->cap = 0;
+		resume->cand = NULL;
+		resume->ncand = resume->candcap = 0;
 		resume->probe = 1;
 	}
 	mbox_scan_finish(s);

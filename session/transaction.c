@@ -8,12 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "login_record.h"
 #include "session.h"
 #include "xio.h"
 
 /* RFC 1939 §3 leaves the message-number range to us; 2^32 - 1 is plenty. */
 #define MSGNUM_MAX	4294967295ULL
+/*
+ * RFC 1939 §7: a line count of at least the body's lines gives the whole
+ * message, so any canonical number is valid up to what crlf.h's counter
+ * holds; a client that asks for 2^31 - 1 lines means "all of it".
+ */
+#define TOP_LINES_MAX	9223372036854775807ULL
 /* Read size when streaming a message: memory never grows with it. */
 #define STREAM_BLOCK	65536
 
@@ -130,15 +137,22 @@ tr_uidl(struct session *s, struct command_line *cl)
 	return RP_DONE;
 }
 
+static void	tr_hang_up(struct session *);
+
 /*
- * Streams a message in blocks through the CRLF/dot-stuffing converter.
- * Once "+OK" is out, a read error can only cut the message short: the
- * terminating "." still follows so the client stays in step.
+ * Streams a message in blocks through the CRLF/dot-stuffing converter,
+ * each block shown to the maildrop's check first (maildrop.h verify).
+ * Returns -1 when the bytes are not the message counted (changed, cut
+ * short): the final "." is then not sent, since a client that gets it
+ * stores what came as the message.
  */
-static void
-tr_stream(struct session *s, const struct md_source *src, long long lines)
+static int
+tr_stream(struct session *s, size_t i, const struct md_source *src,
+    long long lines)
 {
 	static char	 in[STREAM_BLOCK], out[2 * STREAM_BLOCK];
+	int		(*verify)(struct maildrop *, size_t, const void *,
+			    size_t) = s->md.ops->verify;
 	struct crlf_state st;
 	uint64_t	 done = 0;
 	size_t		 n;
@@ -149,15 +163,23 @@ tr_stream(struct session *s, const struct md_source *src, long long lines)
 		n = src->length - done < STREAM_BLOCK ?
 		    (size_t)(src->length - done) : STREAM_BLOCK;
 		got = pread_full(src->fd, in, n, (off_t)(src->offset + done));
-		if (got <= 0) {
-			log_warn("message read cut short");
-			break;
+		if (got != (ssize_t)n) {
+			log_warnx("message %zu: read cut short", i + 1);
+			return -1;
 		}
-		io_write(&s->io, out, crlf_convert(&st, in, (size_t)got, out));
-		done += (uint64_t)got;
+		if (verify != NULL && verify(&s->md, i, in, n) == -1)
+			return -1;
+		io_write(&s->io, out, crlf_convert(&st, in, n, out));
+		done += n;
 	}
+	if (s->io.failed)
+		return 0;
+	if (verify != NULL &&
+	    verify(&s->md, i, NULL, done == src->length) == -1)
+		return -1;
 	io_write(&s->io, out, crlf_finish(&st, out));
 	io_write(&s->io, ".\r\n", 3);
+	return 0;
 }
 
 static enum reply
@@ -167,6 +189,7 @@ tr_send(struct session *s, const char *arg, long long lines)
 	uint64_t	 size;
 	size_t		 i;
 	enum reply	 r;
+	int		 bad;
 
 	if ((r = msg_index(s, arg, &i)) != RP_OK)
 		return r;
@@ -182,9 +205,15 @@ tr_send(struct session *s, const char *arg, long long lines)
 		s->retr_bytes += size;
 	} else
 		io_write(&s->io, "+OK\r\n", 5);
-	tr_stream(s, &src, lines);
+	bad = tr_stream(s, i, &src, lines);
 	if (src.close_fd)
 		close(src.fd);
+	if (bad) {
+		/* A real close: the session ends here, committing nothing. */
+		log_warnx("message %zu not served whole, connection dropped",
+		    i + 1);
+		tr_hang_up(s);
+	}
 	return RP_DONE;
 }
 
@@ -199,7 +228,7 @@ tr_top(struct session *s, struct command_line *cl)
 {
 	uint64_t lines;
 
-	if (command_number(cl->args[1], 0, 1000000000, &lines) == -1) {
+	if (command_number(cl->args[1], 0, TOP_LINES_MAX, &lines) == -1) {
 		size_t i;
 		enum reply r = msg_index(s, cl->args[0], &i);
 
@@ -273,6 +302,7 @@ const struct command_row transaction_commands[] = {
 const size_t transaction_ncommands =
     sizeof(transaction_commands) / sizeof(transaction_commands[0]);
 
+/* Closes the client's connection; later output goes to /dev/null. */
 static void
 tr_hang_up(struct session *s)
 {

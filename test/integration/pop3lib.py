@@ -64,6 +64,19 @@ def wire_form(stored, body_lines=None):
     return b"".join(out)
 
 
+def stuffed_lines(wire):
+    """Lines of a wire form that start with "." (each was stuffed)."""
+    return sum(1 for l in wire.split(CRLF)[:-1] if l.startswith(b"."))
+
+
+def pop_size(stored):
+    """RFC 1939 §11: the size that LIST, STAT and RETR's "+OK" give: the
+    message with CRLF line ends and without the byte-stuffing, which is
+    what the client stores (wire_form less its stuffed dots)."""
+    wire = wire_form(stored)
+    return len(wire) - stuffed_lines(wire)
+
+
 def unstuff(wire):
     """Wire form -> lines as a client sees them (CRLF removed, dots undone)."""
     lines = wire.split(CRLF)
@@ -255,7 +268,11 @@ class Client:
         if not m:
             raise ProtocolError("RETR %d: %r" % (n, first))
         size = int(m.group(1))
-        body = self.read_exact(size + 3)
+        body = self.read_multiline_raw()
+        # RFC 1939 §11: the size counts neither the stuffing nor the ".".
+        if size != len(body) - 3 - stuffed_lines(body[:-3]):
+            raise ProtocolError("RETR %d: %d octets announced, %d sent"
+                                % (n, size, len(body) - 3))
         return size, body
 
     def quit(self):

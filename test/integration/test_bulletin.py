@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3lib import wire_form
+from pop3lib import pop_size, wire_form
 
 USER_OK = "+OK User name accepted, password please"
 LOGGED_IN = "+OK Logged in"
@@ -131,7 +131,7 @@ def record_of(user):
 def test_first_retr_of_the_same_session(session, bulletins, alice):
     bulletins.add("welcome.msg", WELCOME)
     s = session(options={"onlogin": bulletins.onlogin()}, login=alice)
-    assert s.cmd("STAT") == "+OK 1 %d" % len(wire_form(WELCOME))
+    assert s.cmd("STAT") == "+OK 1 %d" % pop_size(WELCOME)
     size, body = s.retr_raw(1)
     assert body == wire_form(WELCOME) + b".\r\n"
     s.quit()
@@ -139,7 +139,7 @@ def test_first_retr_of_the_same_session(session, bulletins, alice):
         in onlogin_lines(s.log())
     # Kept, not delivered again.
     s = session(options={"onlogin": bulletins.onlogin()}, login=alice)
-    assert s.cmd("STAT") == "+OK 1 %d" % len(wire_form(WELCOME))
+    assert s.cmd("STAT") == "+OK 1 %d" % pop_size(WELCOME)
     assert s.cmd("DELE 1") == "+OK Message deleted"
     s.quit()
     assert "onlogin user=alice status=0 bulletin: nothing new" in \

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from pop3lib import wire_form
+from pop3lib import pop_size, wire_form
 
 # Awkward but ordinary messages (RFC 5322 with CRLF or LF storage).
 MSGS = [
@@ -58,13 +58,13 @@ def test_poplib_session(server, loaded):
     p.pass_("alice-pw")
     count, size = p.stat()
     assert count == len(MSGS)
-    assert size == sum(len(wire_form(m)) for m in MSGS)
+    assert size == sum(pop_size(m) for m in MSGS)
     resp, listing, _ = p.list()
-    assert listing == [b"%d %d" % (i, len(wire_form(m)))
+    assert listing == [b"%d %d" % (i, pop_size(m))
                        for i, m in enumerate(MSGS, 1)]
     for i, m in enumerate(MSGS, 1):
         resp, lines, octets = p.retr(i)
-        assert resp == b"+OK %d octets" % len(wire_form(m))
+        assert resp == b"+OK %d octets" % pop_size(m)
         assert b"".join(l + b"\r\n" for l in lines) == _client_view(m)
         resp, lines, _ = p.top(i, 1)
         assert b"".join(l + b"\r\n" for l in lines) == \
@@ -132,11 +132,31 @@ def test_curl_list(server, loaded):
     srv = server()
     rc, out, err = _curl(srv.url(alice))
     assert rc == 0, err
-    assert out == b"".join(b"%d %d\r\n" % (i, len(wire_form(m)))
+    assert out == b"".join(b"%d %d\r\n" % (i, pop_size(m))
                            for i, m in enumerate(MSGS, 1))
     rc, out2, err = _curl("-X", "LIST", srv.url(alice))
     assert rc == 0, err
     assert out2 == out
+
+
+@needs_curl
+def test_curl_list_size_is_what_curl_stores(server, loaded):
+    """RFC 1939 §11: the size LIST gives is the octets the client stores
+    (CRLF line ends, dot-stuffing undone), not the octets on the wire;
+    message 1 has four lines that start with "."."""
+    alice, names = loaded
+    srv = server()
+    rc, listing, err = _curl(srv.url(alice))
+    assert rc == 0, err
+    sizes = [int(l.split(b" ")[1]) for l in listing.split(b"\r\n")[:-1]]
+    assert len(sizes) == len(MSGS)
+    for i in range(1, len(MSGS) + 1):
+        rc, out, err = _curl(srv.url(alice, str(i)))
+        assert rc == 0, err
+        assert sizes[i - 1] == len(out)
+        if i == 1:
+            out1 = out
+    assert len(out1) == len(wire_form(MSGS[0])) - 4
 
 
 @needs_curl

@@ -222,6 +222,21 @@ def test_http_request_closes(session, line):
     assert s.read_until_eof() == b"-ERR This is a POP3 server\r\n"
 
 
+@pytest.mark.parametrize("count", ["1000000001", "2147483647", "4294967296",
+                                   "4294967297", "9223372036854775807"])
+def test_top_large_line_count_is_whole_message(session, alice, count):
+    """RFC 1939 §7: a canonical line count of at least the body's lines
+    gives the whole message, however large (up to 2^63 - 1)."""
+    from pop3lib import wire_form
+    m = b"Subject: one\n\nl1\n.l2\nl3\n"
+    alice.maildir.add(m)
+    s = session(login=alice)
+    s.expect_reply("TOP 1 " + count, "+OK")
+    assert s.read_multiline_raw() == wire_form(m) + b".\r\n"
+    s.expect_reply("TOP 1 0" + count, "-ERR Invalid line count")
+    s.quit()
+
+
 @pytest.mark.parametrize("count", ["4294967296", "4294967297",
                                    "18446744073709551617"])
 def test_top_huge_line_count_does_not_wrap(session, alice, count):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pop3lib import Hasher, vm_hwm_kib, wire_form
+from pop3lib import Hasher, pop_size, vm_hwm_kib, wire_form
 
 USER_OK = "+OK User name accepted, password please"
 FAILED = "-ERR [AUTH] Authentication failed"
@@ -156,10 +156,9 @@ def test_pipelining_100_commands(session, alice):
     cmds, want = [], []
     for i in range(20):
         cmds += ["NOOP", "STAT", "LIST 1", "UIDL 2", "LIST 2"]
-        want += ["+OK", "+OK 2 %d" % (len(wire_form(m1)) +
-                                      len(wire_form(m2))),
-                 "+OK 1 %d" % len(wire_form(m1)), uid2,
-                 "+OK 2 %d" % len(wire_form(m2))]
+        want += ["+OK", "+OK 2 %d" % (pop_size(m1) + pop_size(m2)),
+                 "+OK 1 %d" % pop_size(m1), uid2,
+                 "+OK 2 %d" % pop_size(m2)]
     s.send("".join(c + "\r\n" for c in cmds))
     got = [s.reply() for _ in cmds]
     assert got == want
@@ -172,8 +171,9 @@ def test_pipelining_multiline(session, alice):
     alice.maildir.add(m1)
     s = session(login=alice)
     w = wire_form(m1)
-    block = (b"+OK 1 messages (%d octets)\r\n1 %d\r\n.\r\n" % (len(w), len(w))
-             + b"+OK %d octets\r\n" % len(w) + w + b".\r\n"
+    n = pop_size(m1)
+    block = (b"+OK 1 messages (%d octets)\r\n1 %d\r\n.\r\n" % (n, n)
+             + b"+OK %d octets\r\n" % n + w + b".\r\n"
              + b"+OK\r\n" + wire_form(m1, 0) + b".\r\n"
              + b"+OK\r\n")
     s.send(b"LIST\r\nRETR 1\r\nTOP 1 0\r\nNOOP\r\n" * 50)
@@ -318,7 +318,9 @@ def test_retr_50_mib_streamed(session, alice, record_property):
     want = wire_form(data)
     want_hash = Hasher()
     want_hash.update(want)
-    size = len(want)
+    wire_len = len(want)
+    size = pop_size(data)
+    assert size == wire_len - 803         # RFC 1939 §11: stuffing not counted
     del want, data
     s = session(login=alice)
     pid = s.process_of_uid(alice.uid)
@@ -326,7 +328,7 @@ def test_retr_50_mib_streamed(session, alice, record_property):
     t = time.monotonic()
     s.expect_reply("RETR 1", "+OK %d octets" % size)
     got = Hasher()
-    s.stream(size, got.update)
+    s.stream(wire_len, got.update)
     s.expect(".")
     took = time.monotonic() - t
     hwm = vm_hwm_kib(pid)
@@ -358,7 +360,7 @@ def test_many_messages(session, alice, record_property):
     record_property("uidl_3000_vmhwm_kib", hwm)
     assert hwm < 16 * 1024, hwm
     assert took < 5, took
-    s.expect_reply("STAT", "+OK %d %d" % (n, n * len(wire_form(msg))))
+    s.expect_reply("STAT", "+OK %d %d" % (n, n * pop_size(msg)))
     s.quit()
 
 

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from pop3lib import wire_form
+from pop3lib import pop_size, wire_form
 
 # (id, stored bytes).  Each must come back byte-exact in wire form.
 MESSAGES = [
@@ -40,7 +40,7 @@ IDS = [m[0] for m in MESSAGES]
 
 
 def _stat_of(msgs):
-    return "+OK %d %d" % (len(msgs), sum(len(wire_form(m)) for m in msgs))
+    return "+OK %d %d" % (len(msgs), sum(pop_size(m) for m in msgs))
 
 
 @pytest.mark.parametrize("data", [m[1] for m in MESSAGES], ids=IDS)
@@ -48,13 +48,14 @@ def test_retr_exact(session, alice, data):
     alice.maildir.add(b"Subject: first\n\nfirst\n")
     alice.maildir.add(data)
     wire = wire_form(data)
+    size = pop_size(data)
     s = session(login=alice)
-    s.expect_reply("LIST 2", "+OK 2 %d" % len(wire))
+    s.expect_reply("LIST 2", "+OK 2 %d" % size)
     s.sendline("RETR 2")
-    raw = s.read_exact(len(b"+OK %d octets\r\n" % len(wire)) + len(wire)
-                       + 3)
-    assert raw == b"+OK %d octets\r\n" % len(wire) + wire + b".\r\n"
-    # LIST's size is exactly what RETR sent before the final "." line.
+    raw = s.read_exact(len(b"+OK %d octets\r\n" % size) + len(wire) + 3)
+    assert raw == b"+OK %d octets\r\n" % size + wire + b".\r\n"
+    # RFC 1939 §11: LIST's size is what RETR sent before the final "."
+    # line, less the byte-stuffing: what the client stores.
     if b"\r" not in data.replace(b"\r\n", b""):
         assert b"\r\r\n" not in raw
     # The next reply is not disturbed by anything in the message.
@@ -91,15 +92,15 @@ def test_all_messages_stat_list_uidl(session, alice):
         alice.maildir.add(d)
     s = session(login=alice)
     s.expect_reply("STAT", _stat_of(datas))
-    total = sum(len(wire_form(d)) for d in datas)
+    total = sum(pop_size(d) for d in datas)
     s.sendline("LIST")
     want = ["+OK %d messages (%d octets)" % (len(datas), total)]
-    want += ["%d %d" % (i, len(wire_form(d)))
+    want += ["%d %d" % (i, pop_size(d))
              for i, d in enumerate(datas, 1)]
     assert s.read_multiline_raw() == "".join(
         l + "\r\n" for l in want + ["."]).encode()
     for i, d in enumerate(datas, 1):
-        s.expect_reply("LIST %d" % i, "+OK %d %d" % (i, len(wire_form(d))))
+        s.expect_reply("LIST %d" % i, "+OK %d %d" % (i, pop_size(d)))
     s.sendline("UIDL")
     s.expect("+OK")
     lines = s.read_multiline()
@@ -116,9 +117,37 @@ def test_all_messages_stat_list_uidl(session, alice):
     s.send("".join("RETR %d\r\n" % i for i in range(1, len(datas) + 1)))
     for i, d in enumerate(datas, 1):
         w = wire_form(d)
-        s.expect("+OK %d octets" % len(w))
+        s.expect("+OK %d octets" % pop_size(d))
         assert s.read_exact(len(w) + 3) == w + b".\r\n"
     s.quit()
+
+
+def test_file_grown_after_list_is_not_served(session, alice):
+    """A message file that grew after its size was given (LIST, or the
+    +OK of RETR) is not sent whole under the old size: the client gets at
+    most the announced octets and no final ".", then the connection
+    closes; a file that shrank likewise."""
+    m = b"Subject: grow\n\n.dot\nbody\n"
+    path = alice.maildir.add(m)
+    alice.maildir.add(b"Subject: two\n\ntwo\n")
+    s = session(login=alice)
+    s.expect_reply("LIST 1", "+OK 1 %d" % pop_size(m))
+    with open(path, "ab") as f:
+        f.write(b"x" * 100000 + b"\n")
+    s.expect_reply("RETR 1", "+OK %d octets" % pop_size(m))
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n")
+    assert len(rest) <= len(wire_form(m))
+    s.wait(10)
+    assert "changed since its size was given, not served" in s.log()
+    # Shrunk after LIST.
+    path.write_bytes(m)
+    s = session(login=alice)
+    s.expect_reply("LIST 1", "+OK 1 %d" % pop_size(m))
+    path.write_bytes(m[:-3])
+    s.expect_reply("RETR 1", "+OK %d octets" % pop_size(m))
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n")
 
 
 def test_empty_message(session, alice):
@@ -181,7 +210,7 @@ def test_order_by_delivery_time(session, alice):
                    (4, "cur"), (2, "new")]:
         md.add(b"Subject: m%d\n\n%d\n" % (k, k), sub=sub, when=t0 + 100 * k)
     s = session(login=alice)
-    s.expect_reply("STAT", "+OK 6 %d" % (6 * len(wire_form(b"Subject: m0\n\n0\n"))))
+    s.expect_reply("STAT", "+OK 6 %d" % (6 * pop_size(b"Subject: m0\n\n0\n")))
     for i in range(1, 7):
         size, raw = s.retr_raw(i)
         assert raw == wire_form(b"Subject: m%d\n\n%d\n" % (i - 1, i - 1)) \
@@ -321,7 +350,7 @@ def test_dele_quit_removes(session, alice):
     names = _three(alice)
     s = session(login=alice)
     s.expect_reply("DELE 2", "+OK Message deleted")
-    s.expect_reply("STAT", "+OK 2 %d" % (2 * len(wire_form(b"Subject: 0\n\nbody 0\n"))))
+    s.expect_reply("STAT", "+OK 2 %d" % (2 * pop_size(b"Subject: 0\n\nbody 0\n")))
     s.sendline("QUIT")
     # RFC 1939 §6: the reply comes after the UPDATE state did its work.
     s.expect("+OK Bye")
@@ -363,14 +392,14 @@ def test_dele_without_quit_keeps(session, alice, how):
     for n in names:
         assert alice.maildir.find(n) is not None, n
     s2 = session(login=alice)
-    s2.expect_reply("STAT", "+OK 3 %d" % (3 * len(wire_form(b"Subject: 0\n\nbody 0\n"))))
+    s2.expect_reply("STAT", "+OK 3 %d" % (3 * pop_size(b"Subject: 0\n\nbody 0\n")))
     s2.quit()
 
 
 def test_rset_undoes_dele(session, alice):
     names = _three(alice)
     s = session(login=alice)
-    one = len(wire_form(b"Subject: 0\n\nbody 0\n"))
+    one = pop_size(b"Subject: 0\n\nbody 0\n")
     s.expect_reply("DELE 1", "+OK Message deleted")
     s.expect_reply("DELE 2", "+OK Message deleted")
     s.expect_reply("STAT", "+OK 1 %d" % one)
@@ -388,7 +417,7 @@ def test_rset_undoes_dele(session, alice):
 def test_deleted_message_is_gone_from_view(session, alice):
     _three(alice)
     s = session(login=alice)
-    one = len(wire_form(b"Subject: 0\n\nbody 0\n"))
+    one = pop_size(b"Subject: 0\n\nbody 0\n")
     s.expect_reply("DELE 2", "+OK Message deleted")
     s.expect_reply("DELE 2", "-ERR Message is deleted")
     for line in ("RETR 2", "LIST 2", "UIDL 2", "TOP 2 0"):
@@ -447,13 +476,13 @@ def test_message_moved_to_cur_by_another_client(session, alice):
     during the session: the message or a clean -ERR, never garbage."""
     names = _three(alice)
     s = session(login=alice)
-    s.expect_reply("LIST 2", "+OK 2 %d" % len(wire_form(b"Subject: 1\n\nbody 1\n")))
+    s.expect_reply("LIST 2", "+OK 2 %d" % pop_size(b"Subject: 1\n\nbody 1\n"))
     p = alice.maildir.find(names[1])
     os.rename(p, alice.maildir.path / "cur" / (p.name.split(":")[0] + ":2,S"))
     r = s.cmd("RETR 2")
     if r.startswith("+OK"):
         w = wire_form(b"Subject: 1\n\nbody 1\n")
-        assert r == "+OK %d octets" % len(w)
+        assert r == "+OK %d octets" % pop_size(b"Subject: 1\n\nbody 1\n")
         assert s.read_exact(len(w) + 3) == w + b".\r\n"
     else:
         assert r == "-ERR [SYS/TEMP] Message is no longer available"
@@ -591,8 +620,8 @@ def test_client_closes_during_retr(session, alice):
     s = session(login=alice)
     s.expect_reply("DELE 1", "+OK Message deleted")
     s.expect_reply("RETR 2", "+OK %d octets"
-                   % len(wire_form(b"Subject: big\n\n" +
-                                   (b"y" * 75 + b"\n") * 200000)))
+                   % pop_size(b"Subject: big\n\n" +
+                                   (b"y" * 75 + b"\n") * 200000))
     s.read_exact(100000)
     s.close()
     s.wait(10)

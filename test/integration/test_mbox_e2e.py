@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3lib import wire_form
+from pop3lib import pop_size, wire_form
 
 MAIL_GID = 8
 IN_USE = "-ERR [IN-USE] Maildrop is in use by another session"
@@ -118,16 +118,16 @@ def test_procmail_mbox_served_exactly(session, area, spool, mbox_user):
     for m in MESSAGES:
         spool.procmail(mbox_user, m)
     want = [stored(m) for m in MESSAGES]
-    total = sum(len(wire_form(w)) for w in want)
+    total = sum(pop_size(w) for w in want)
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("STAT", "+OK %d %d" % (len(want), total))
     first, lines = s.multi("LIST")
     assert [l.decode() for l in lines] == \
-        ["%d %d" % (i + 1, len(wire_form(w))) for i, w in enumerate(want)]
+        ["%d %d" % (i + 1, pop_size(w)) for i, w in enumerate(want)]
     for i, w in enumerate(want):
         size, raw = s.retr_raw(i + 1)
         assert raw == wire_form(w) + b".\r\n"
-        assert size == len(wire_form(w))
+        assert size == pop_size(w)
     ids = uidl(s)
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(rb"[\x21-\x7e]{1,70}", u) for u in ids)
@@ -175,7 +175,7 @@ def test_dotlockfile_appends(session, area, spool, mbox_user):
     t = time.monotonic()
     spool.dotlock_append(mbox_user, b)
     assert time.monotonic() - t < 3
-    s.expect_reply("STAT", "+OK 1 %d" % len(wire_form(b"Subject: 1\n\none\n")))
+    s.expect_reply("STAT", "+OK 1 %d" % pop_size(b"Subject: 1\n\none\n"))
     s.expect_reply("DELE 1", "+OK Message deleted")
     s.quit()
     assert spool.mbox(mbox_user).read_bytes() == b
@@ -196,7 +196,7 @@ def test_delivery_during_session_survives(session, area, spool, mbox_user):
     s.quit()
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("STAT", "+OK 1 %d" %
-                   len(wire_form(b"Subject: new\n\nnew mail\n")))
+                   pop_size(b"Subject: new\n\nnew mail\n"))
     size, raw = s.retr_raw(1)
     assert raw == wire_form(b"Subject: new\n\nnew mail\n") + b".\r\n"
     s.quit()
@@ -204,18 +204,119 @@ def test_delivery_during_session_survives(session, area, spool, mbox_user):
 
 def test_changed_under_session_deletes_nothing(session, area, spool,
                                                mbox_user):
-    data = b"From a Sat Nov 21 08:40:00 2025\nStatus: O\n\none\n\n" \
-           b"From b Sat Nov 21 08:40:00 2025\nStatus: O\n\ntwo\n\n"
+    data = b"From a Sat Nov 21 08:40:00 2025\nSubject: a\n\none\n\n" \
+           b"From b Sat Nov 21 08:40:00 2025\nSubject: b\n\ntwo\n\n"
     p = spool.create(mbox_user, data)
     s = session(login=mbox_user, options=opts(area))
     s.expect_reply("DELE 1", "+OK Message deleted")
-    changed = data.replace(b"Status: O\n\ntwo", b"Status: R\n\ntwo")
-    with open(p, "r+b") as f:           # a MUA marks message 2 as read
+    changed = data.replace(b"Subject: b", b"Subject: c")
+    with open(p, "r+b") as f:           # another program edits message 2
         f.write(changed)
     r = s.cmd("QUIT")
     assert r.startswith("-ERR [SYS/TEMP]"), r
     s.expect_eof()
     assert p.read_bytes() == changed
+
+
+def test_in_place_flag_rewrites_keep_ids_and_commit(session, area, spool,
+                                                     mbox_user):
+    """dovecot-lda rewrites X-IMAPbase in the first message at every
+    delivery and a MUA rewrites Status, both in place and at the same
+    length: no unique-id changes and QUIT still commits (the QUIT check
+    compares digests, which leave those fields out)."""
+    data = (b"From a Sat Nov 21 08:40:00 2025\n"
+            b"X-IMAPbase: 1763714400 0000000002\nStatus: O\nX-UID: 1\n"
+            b"Subject: a\n\none\n\n"
+            b"From b Sat Nov 21 08:40:01 2025\nStatus: O\nX-UID: 2\n"
+            b"X-Keywords: $Junk\nSubject: b\n\ntwo\n\n"
+            b"From c Sat Nov 21 08:40:02 2025\nSubject: c\n\nthree\n\n")
+    p = spool.create(mbox_user, data)
+    s = session(login=mbox_user, options=opts(area))
+    ids = uidl(s)
+    changed = data.replace(b"X-IMAPbase: 1763714400 0000000002",
+                           b"X-IMAPbase: 1763714400 0000000003") \
+                  .replace(b"Status: O\nX-UID: 2", b"Status: R\nX-UID: 2") \
+                  .replace(b"$Junk", b"$Spam")
+    with open(p, "r+b") as f:
+        f.write(changed)
+    s.expect_reply("DELE 3", "+OK Message deleted")
+    s.quit()
+    assert p.read_bytes() == changed[:changed.index(b"From c")]
+    s = session(login=mbox_user, options=opts(area))
+    assert uidl(s) == ids[:2]
+    s.quit()
+    # Any other field is part of the id.
+    p.write_bytes(changed.replace(b"Subject: a", b"Subject: A"))
+    s = session(login=mbox_user, options=opts(area))
+    new = uidl(s)
+    assert new[0] != ids[0] and new[1] == ids[1]
+    s.quit()
+
+
+def test_dovecot_lda_content_length(session, area, spool, mbox_user):
+    """dovecot-lda leaves a body line "From what..." unescaped and frames
+    with Content-Length: the message is served whole (before, it was two
+    messages and the From line was served to nobody).  A wrong
+    Content-Length changes nothing."""
+    body = b"Hello,\n\nFrom what I can tell, this works.\n\nBye\n"
+    m1 = b"Subject: one\nContent-Length: %d\n\n" % len(body) + body
+    m2 = b"Subject: two\nContent-Length: 3\n\nx\n\nFrom here\n"
+    spool.create(mbox_user,
+                 b"From a@example.org Thu Nov 20 10:00:00 2025\n" + m1 +
+                 b"\nFrom b@example.org Thu Nov 20 10:00:01 2025\n" + m2 +
+                 b"\n")
+    s = session(login=mbox_user, options=opts(area))
+    want = [m1, b"Subject: two\nContent-Length: 3\n\nx\n", b""]
+    s.expect_reply("STAT", "+OK 3 %d" % sum(pop_size(w) for w in want))
+    for i, w in enumerate(want, 1):
+        size, raw = s.retr_raw(i)
+        assert raw == wire_form(w) + b".\r\n"
+        assert size == pop_size(w)
+    s.quit()
+
+
+def test_changed_under_session_never_served(session, area, spool,
+                                            mbox_user):
+    """A mail reader expunges message 1 in place while a client is
+    connected; the From_ lines are identical and the sizes equal, so the
+    other messages moved exactly onto the old offsets.  RETR and TOP
+    must not pass them off as the messages the client listed: the
+    connection drops before the final "." (the client stores nothing),
+    the log says why, and nothing is committed."""
+    frm = b"From MAILER-DAEMON Sat Nov 21 08:40:00 2025\n"
+    a, b, c = (frm + b"Subject: %s\n\nbody %s\n\n" % (x * 3, x)
+               for x in (b"a", b"b", b"c"))
+    p = spool.create(mbox_user, a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    ids = uidl(s)
+    s.expect_reply("DELE 3", "+OK Message deleted")
+    p.write_bytes(b + c)
+    r = s.cmd("RETR 1")
+    assert r == "+OK %d octets" % pop_size(b"Subject: aaa\n\nbody a\n")
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n"), rest
+    assert wire_form(b"Subject: bbb\n\nbody b\n").startswith(rest)
+    s.wait(10)
+    assert "message 1 changed since the scan, not served" in s.log()
+    assert p.read_bytes() == b + c
+    # TOP: the header is checked.
+    p.write_bytes(a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    assert uidl(s) == ids
+    p.write_bytes(b + c)
+    s.expect_reply("TOP 2 0", "+OK")
+    rest = s.read_until_eof()
+    assert not rest.endswith(b"\r\n.\r\n"), rest
+    # Message 3 is no longer anywhere near its offset: refused up front.
+    p.write_bytes(a + b + c)
+    s = session(login=mbox_user, options=opts(area))
+    p.write_bytes(a + b)
+    s.expect_reply("RETR 3", "-ERR [SYS/TEMP] Message is no longer available")
+    s.expect_reply("RETR 1", "+OK %d octets" %
+                   pop_size(b"Subject: aaa\n\nbody a\n"))
+    assert s.read_multiline_raw() == \
+        wire_form(b"Subject: aaa\n\nbody a\n") + b".\r\n"
+    s.quit()
 
 
 def test_second_session_in_use(session, area, spool, mbox_user):
@@ -278,7 +379,7 @@ def test_debian_spool_without_group_mail(session, area, spool):
     assert "cannot create dotlock" not in s.log()
     s = session(login=bob, options=opts(area))
     s.expect_reply("STAT", "+OK 2 %d" % sum(
-        len(wire_form(stored(m))) for m in (MESSAGES[0], MESSAGES[2])))
+        pop_size(stored(m)) for m in (MESSAGES[0], MESSAGES[2])))
     s.quit()
     st = os.stat(p)
     assert (st.st_ino, st.st_uid, st.st_gid, st.st_mode & 0o7777) == \

@@ -1,7 +1,7 @@
 /*
  * crlf.c: stored bytes -> POP3 wire form (RFC 1939 §3).  Exact output for
  * each storage form, TOP's line counting, independence from how the input
- * is cut into chunks, and measure == convert, checked against a separate
+ * is cut into chunks, and measure == convert less the stuffing, checked against a separate
  * line-by-line reference on random messages.
  */
 #include <stdint.h>
@@ -51,10 +51,24 @@ rng(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
+/* Output lines that start with ".": each was byte-stuffed. */
+static uint64_t
+stuffed(const char *p, size_t len)
+{
+	uint64_t n = 0;
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] == '.' && (i == 0 || p[i - 1] == '\n'))
+			n++;
+	return n;
+}
+
 /*
  * Converts in, fed in pieces: step 0 = all at once, 1 = byte by byte,
  * -1 = random pieces.  Also measures with a separate state, fed in other
- * pieces, and checks the two agree.
+ * pieces, and checks that the size is the output less its stuffed dots
+ * (RFC 1939 §11).
  */
 static struct buf
 convert(const char *in, size_t len, long long lines, int step)
@@ -83,8 +97,8 @@ convert(const char *in, size_t len, long long lines, int step)
 		measured += crlf_measure(&ms, in + i, n);
 	}
 	measured += crlf_finish(&ms, (char[2]){ 0 });
-	if (measured != b.len) {
-		fprintf(stderr, "measure %llu != convert %zu\n",
+	if (measured != b.len - stuffed(b.p, b.len)) {
+		fprintf(stderr, "measure %llu != convert %zu less stuffing\n",
 		    (unsigned long long)measured, b.len);
 		dump("input", in, len);
 		CHECK_FAIL();
@@ -152,6 +166,25 @@ test_dots(void)
 	/* Not at a line start: a bare CR is not a line end. */
 	EXPECT("a\r.b\n", -1, "a\r.b\r\n");
 	EXPECT("\r.\n", -1, "\r.\r\n");
+}
+
+/* RFC 1939 §11: the size leaves out the stuffing, not the CRLFs. */
+static void
+test_size(void)
+{
+	static const char msg[] = "S: x\n\n.\n..\n.x\ny\n";
+	struct crlf_state st;
+	char		 out[64];
+
+	crlf_init(&st, -1);
+	CHECK(crlf_convert(&st, msg, sizeof(msg) - 1, out) ==
+	    sizeof("S: x\r\n\r\n..\r\n...\r\n..x\r\ny\r\n") - 1);
+	crlf_init(&st, -1);
+	CHECK(crlf_measure(&st, msg, sizeof(msg) - 1) ==
+	    sizeof("S: x\r\n\r\n.\r\n..\r\n.x\r\ny\r\n") - 1);
+	crlf_init(&st, -1);
+	CHECK(crlf_measure(&st, ".", 1) == 1);
+	CHECK(crlf_finish(&st, out) == 2);
 }
 
 static void
@@ -323,6 +356,7 @@ main(void)
 {
 	test_storage();
 	test_dots();
+	test_size();
 	test_bytes();
 	test_top();
 	test_done();

@@ -346,21 +346,31 @@ test_uids(void)
 	}
 }
 
-/* What RETR sends, counted independently of crlf.c. */
+/* The POP3 size (CRLF, no stuffing), counted independently of crlf.c. */
 static uint64_t
 wire_size(const char *s, size_t len)
 {
 	uint64_t	 n = len;
 	size_t		 i;
 
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len; i++)
 		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
 			n++;
-		if (s[i] == '.' && (i == 0 || s[i - 1] == '\n'))
-			n++;
-	}
 	if (len > 0 && s[len - 1] != '\n')
 		n += 2;
+	return n;
+}
+
+/* Lines of the wire form that start with ".": each was byte-stuffed. */
+static uint64_t
+stuffed(const char *p, size_t len)
+{
+	uint64_t n = 0;
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] == '.' && (i == 0 || p[i - 1] == '\n'))
+			n++;
 	return n;
 }
 
@@ -375,11 +385,11 @@ test_sizes(void)
 #define T(s, n)	{ s, sizeof(s) - 1, n }
 		T("a\nb\n", 6),
 		T("a\r\nb\r\n", 6),
-		T(".\n..\n.x\n", 14),
+		T(".\n..\n.x\n", 11),	/* RFC 1939 §11: no stuffing */
 		T("abc", 5),
 		T("", 0),
 		T("a\rb\0c\n", 7),
-		T("\r\n.\r\n", 6),
+		T("\r\n.\r\n", 5),
 		T("abc\r", 6),
 #undef T
 	};
@@ -425,7 +435,7 @@ test_sizes(void)
 		crlf_init(&cs, -1);
 		len = crlf_convert(&cs, c, len, out);
 		len += crlf_finish(&cs, out + len);
-		CHECK(len == size);
+		CHECK(len == size + stuffed(out, len));
 		free(out);
 		free(c);
 	}

@@ -1,9 +1,11 @@
 /*
  * libFuzzer target for the mbox scanner (maildrop/mbox_scan.c): the input
  * is an mbox, fed in blocks whose sizes come from its first byte; the
- * messages found must be those of the naive reference parser, with the
- * octet counts of crlf_measure(), and every unique-id must be unique,
- * 1 to 70 octets of 0x21-0x7E.
+ * messages found must be those of the naive reference parser (the From_
+ * rule, then Content-Length merges), with the octet counts of
+ * crlf_measure(); every unique-id must be unique, 1 to 70 octets of
+ * 0x21-0x7E; and each message scanned again alone, as RETR and TOP
+ * check it, must give the same record.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +47,32 @@ check_uids(struct mbox_msg *m, size_t n)
 	free(u);
 }
 
+/* One message fed alone in whole mode, as RETR and TOP check it. */
+static void
+check_whole(const uint8_t *p, const struct mbox_msg *m, size_t chunk)
+{
+	struct mbox_scan	 w;
+	struct mbox_msg		 r;
+	unsigned char		 d[16];
+	size_t			 len = m->fromlen + m->rawlen, off, k;
+	int			 rc;
+
+	mbox_scan_init_whole(&w, &r);
+	for (off = 0; off < len; off += k) {
+		k = chunk == 0 || len - off < chunk ? len - off : chunk;
+		mbox_scan_feed(&w, p + m->from + off, k);
+	}
+	rc = mbox_scan_head_digest(&w, m->rawlen, m->size, d);
+	if (rc == -1 ? !(w.fromline || w.inhead) :
+	    memcmp(d, m->digest, 16) != 0)
+		abort();
+	mbox_scan_finish(&w);
+	if (w.error != MBOX_SCAN_OK || w.count != 1 ||
+	    r.fromlen != m->fromlen || r.rawlen != m->rawlen ||
+	    r.size != m->size || memcmp(r.digest, m->digest, 16) != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -80,6 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    s.msgs[i].rawlen != ref[i].rawlen ||
 			    s.msgs[i].size != ref[i].size)
 				abort();
+		for (i = 0; i < rc; i++)
+			check_whole(data, &s.msgs[i], chunk);
 		check_uids(s.msgs, s.count);
 	}
 	free(ref);
