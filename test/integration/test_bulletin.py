@@ -122,7 +122,13 @@ def md(user):
 
 
 def record_of(user):
+    """The record of a direct run (no POP3_STATE_DIR): beside the mail."""
     return (user.maildir.path / ".pop3d-bulletins").read_text()
+
+
+def served_record_of(area, user):
+    """The record of a run by pop3d: $POP3_STATE_DIR/bulletins."""
+    return (area.state / str(user.uid) / "bulletins").read_text()
 
 
 # ---------------------------------------------------------------------------
@@ -178,7 +184,7 @@ def test_added_and_removed_bulletins(session, bulletins, alice, bob):
                                      "bulletin-2024-03-later": 1}
 
 
-def test_many_simultaneous_logins(session, bulletins, alice):
+def test_many_simultaneous_logins(session, bulletins, area, alice):
     """Sixteen logins of one user at once, with twenty bulletins: every
     bulletin once.  One session wins the maildrop, the others are told
     it is in use; all of them ran bulletin first."""
@@ -201,8 +207,8 @@ def test_many_simultaneous_logins(session, bulletins, alice):
             s.expect_eof()
     assert maildir_copies(alice) == {"bulletin-b%02d" % i: 1
                                      for i in range(20)}
-    assert sorted(re.findall(r"^done (.*)$", record_of(alice), re.M)) == \
-        ["b%02d.msg" % i for i in range(20)]
+    assert sorted(re.findall(r"^done (.*)$", served_record_of(area, alice),
+                             re.M)) == ["b%02d.msg" % i for i in range(20)]
 
 
 # ---------------------------------------------------------------------------
@@ -335,8 +341,8 @@ def test_mbox_end_to_end(session, bulletins, area, mail_user):
                for m in msgs[1:])
     assert data.endswith(b"\n\n")
     assert not (spool.path / "molly.lock").exists()
-    # The record is in the home directory, the user's own.
-    rec = Path(mail_user.home) / ".pop3d-bulletins"
+    # The record is in the user's state directory (POP3_STATE_DIR).
+    rec = area.state / str(mail_user.uid) / "bulletins"
     assert os.stat(rec).st_uid == mail_user.uid
     assert oct(os.stat(rec).st_mode & 0o777) == "0o600"
     s = session(options=opts, login=mail_user)

@@ -35,6 +35,11 @@ THREE = [message(1), message(2, b"The second message, to be changed.\n"),
 
 
 def no_wrong_bytes(first, body, terminated, original, n):
+    """Either the message is refused before +OK (nothing to store), or it
+    is the original bytes, or the connection drops before the final ".".
+    """
+    if first.startswith("-ERR [SYS/TEMP]"):
+        return
     assert first.startswith("+OK"), first
     if terminated:
         assert body == wire_form(original), \
@@ -45,12 +50,16 @@ def no_wrong_bytes(first, body, terminated, original, n):
 # Bytes changed under a connected session
 
 def test_mbox_bytes_overwritten_in_place(session, area, spool, mail_user):
+    """Another program overwrites message 2's header in place (same
+    length): it is no longer the message its UIDL names.  (A same-length
+    change of a body alone leaves the message the one the scan found,
+    docs/mbox.md "Serving", and is served as it is now.)"""
     p = spool.create(mail_user, mbox_of(THREE))
     s = session(login=mail_user, options=spool.options())
     s.multi("LIST")
     s.multi("UIDL")
     data = p.read_bytes()
-    changed = data.replace(b"to be changed", b"TO BE CHANGED")
+    changed = data.replace(b"Subject: message 2", b"Subject: MESSAGE 2")
     assert len(changed) == len(data) and changed != data
     with open(p, "r+b") as f:
         f.write(changed)
