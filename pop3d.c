@@ -336,6 +336,14 @@ open_state(const struct config *cfg, const struct auth_user *user,
 	return fd;
 }
 
+static int
+fd_is_socket(int fd)
+{
+	struct stat	 st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /*
  * The watcher: a child of the session that holds nothing of the client
  * and no lock, and waits for the session to end however it ends (the
@@ -362,8 +370,9 @@ start_watcher(const struct maildrop_ops *ops, int statefd, const char *path)
 		return;		/* p[1] stays open for the session's life */
 	}
 	(void)close(p[1]);
+	/* Nothing of the client: inetd puts the socket on fd 2 as well. */
 	if ((fd = open("/dev/null", O_RDWR)) == -1 || dup2(fd, 0) == -1 ||
-	    dup2(fd, 1) == -1)
+	    dup2(fd, 1) == -1 || (fd_is_socket(2) && dup2(fd, 2) == -1))
 		_exit(1);
 	if (fd > 2)
 		(void)close(fd);

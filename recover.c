@@ -19,13 +19,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_config.h"
 #include "log.h"
 #include "maildrop.h"
+#if WITH_MAILDROP_MBOX
 #include "mbox.h"
+#endif
 #include "priv.h"
 #include "recover.h"
 #include "statedir.h"
 
+/* Only mbox leaves records: without it there is nothing to finish. */
+#if WITH_MAILDROP_MBOX
 #define JOURNAL_SUFFIX	".journal"
 
 /* As the user: the record named `name` in statefd. */
@@ -112,6 +117,7 @@ recover_dir(const char *base, uid_t uid, gid_t gid)
 	return bad;
 }
 
+
 int
 recover_all(const struct config *cfg)
 {
@@ -148,3 +154,11 @@ recover_all(const struct config *cfg)
 	(void)closedir(d);
 	return bad == 0 ? 0 : 1;
 }
+#else
+int
+recover_all(const struct config *cfg)
+{
+	(void)cfg;
+	return 0;
+}
+#endif

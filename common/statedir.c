@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <md5.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,15 +87,21 @@ statedir_step(int dfd, const char *name, const char *path, mode_t mode)
 
 	fd = openat(dfd, name, DIR_FLAGS);
 	if (fd == -1 && errno == ENOENT) {
-		if (mkdirat(dfd, name, mode) == -1 && errno != EEXIST) {
+		if (mkdirat(dfd, name, mode) == 0) {
+			/*
+			 * Ours, just made: our umask is 077, give it its real
+			 * mode.  Never chmod what someone else made first.
+			 */
+			if ((fd = openat(dfd, name, DIR_FLAGS)) != -1 &&
+			    fchmod(fd, mode) == -1) {
+				log_warn("state-dir %s: chmod", path);
+				(void)close(fd);
+				return -1;
+			}
+		} else if (errno == EEXIST)
+			fd = openat(dfd, name, DIR_FLAGS);
+		else {
 			log_warn("state-dir %s: mkdir", path);
-			return -1;
-		}
-		/* Our umask is 077: give the new directory its real mode. */
-		if ((fd = openat(dfd, name, DIR_FLAGS)) != -1 &&
-		    fchmod(fd, mode) == -1) {
-			log_warn("state-dir %s: chmod", path);
-			(void)close(fd);
 			return -1;
 		}
 	}
@@ -193,22 +200,49 @@ statedir_open(const char *base, uid_t uid, gid_t gid)
 	return fd;
 }
 
+/*
+ * The file handle (name_to_handle_at(2)) identifies a file for good: on
+ * NFS it is the server's handle, the same on every client and across
+ * remounts, where st_dev is a per-mount number and statfs(2) gives no
+ * fsid; locally it holds the inode and its generation, so a reused inode
+ * number is another key.  A file system without handles falls back to
+ * its fsid or device number, which is stable on a local disk.
+ */
 int
 statedir_key(int fd, char out[STATEDIR_KEY_MAX])
 {
+	union {
+		struct file_handle fh;
+		unsigned char	 buf[sizeof(struct file_handle) +
+				    MAX_HANDLE_SZ];
+	} h;
 	struct statfs	 sf;
 	struct stat	 st;
-	unsigned long long fsid;
+	MD5_CTX		 ctx;
+	unsigned char	 md[MD5_DIGEST_LENGTH];
+	unsigned long long id = 0;
 	unsigned	 w[2];
+	int		 mnt, i;
 
-	if (fstatfs(fd, &sf) == -1 || fstat(fd, &st) == -1)
+	if (fstat(fd, &st) == -1)
 		return -1;
-	memcpy(w, &sf.f_fsid, sizeof(w));
-	fsid = (unsigned long long)w[0] << 32 | w[1];
-	/* Some file systems have no fsid: the device number then. */
-	if (fsid == 0)
-		fsid = (unsigned long long)st.st_dev;
-	(void)snprintf(out, STATEDIR_KEY_MAX, "%llx-%llx", fsid,
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0) {
+		MD5Init(&ctx);
+		MD5Update(&ctx, (const unsigned char *)&h.fh.handle_type,
+		    sizeof(h.fh.handle_type));
+		MD5Update(&ctx, h.fh.f_handle, h.fh.handle_bytes);
+		MD5Final(md, &ctx);
+		for (i = 0; i < 8; i++)
+			id = id << 8 | md[i];
+	} else if (fstatfs(fd, &sf) == 0) {
+		memcpy(w, &sf.f_fsid, sizeof(w));
+		id = (unsigned long long)w[0] << 32 | w[1];
+		if (id == 0)
+			id = (unsigned long long)st.st_dev;
+	} else
+		return -1;
+	(void)snprintf(out, STATEDIR_KEY_MAX, "%016llx-%llx", id,
 	    (unsigned long long)st.st_ino);
 	return 0;
 }

@@ -3,7 +3,7 @@
  * STATE/UID, one 0700 directory per uid, made and opened by root before
  * the privilege drop and used by the session through the descriptor.
  * Inside it, every file is named after what it is about: the maildrop's
- * identity (filesystem id and inode: the session lock, the mbox recovery
+ * identity (file handle and inode: the session lock, the mbox recovery
  * record) or the login name (the LOGIN-DELAY record).
  */
 #ifndef POP3D_STATEDIR_H
@@ -18,7 +18,7 @@
 /* Rootless (started as the mail user): below the user's home. */
 #define STATEDIR_ROOTLESS	".local/state/pop3d"
 
-/* "FSID-INO" in hex: at most 16 + 1 + 16 octets. */
+/* "ID-INO" in hex: at most 16 + 1 + 16 octets. */
 #define STATEDIR_KEY_MAX	40
 
 /*
@@ -36,9 +36,9 @@ int	statedir_base(const char *configured, char *out, size_t outlen);
 
 /*
  * The key of the maildrop open on fd (an mbox file, a maildir
- * directory): the filesystem id (statfs(2), the same on every NFS
- * client of one export) and the inode, so that every host and every
- * network namespace names it alike.  0, or -1 with errno.
+ * directory): a digest of its file handle (the same on every NFS client
+ * of one export, and after a remount) and its inode, so that every host
+ * and every network namespace names it alike.  0, or -1 with errno.
  */
 int	statedir_key(int fd, char out[STATEDIR_KEY_MAX]);
 

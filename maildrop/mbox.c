@@ -284,16 +284,28 @@ mbox_recover(int statefd, const char *path)
 
 	if ((mb = mbox_new(statefd, path, &st)) == NULL)
 		return st;
-	st = mbox_take(mb);
-	if (st == MD_IN_USE)
-		st = MD_OK;
-	else if (st == MD_OK && mb->fd != -1 &&
-	    (r = mbox_journal_exists(mb)) != 0) {
-		st = r == -1 ? MD_TEMP : mbox_lock(mb, F_WRLCK);
-		if (st == MD_OK && (!mbox_same_file(mb) ||
-		    mbox_journal_recover(mb) == -1))
-			st = MD_TEMP;
+	/*
+	 * Most sessions leave no record: then the session lock is not even
+	 * taken, so a client that logs in again at once is not told
+	 * [IN-USE] by us.
+	 */
+	if ((st = mbox_open_file(mb)) != MD_OK || mb->fd == -1)
+		goto done;
+	if (statedir_key(mb->fd, mb->key) == -1 ||
+	    (r = mbox_journal_exists(mb)) == -1) {
+		st = MD_TEMP;
+		goto done;
 	}
+	if (r == 0)
+		goto done;
+	st = maildrop_lock_session(statefd, mb->fd, mb->path, mb->key,
+	    &mb->lockfd);
+	if (st == MD_IN_USE)
+		st = MD_OK;	/* that session finishes it first thing */
+	else if (st == MD_OK && (st = mbox_lock(mb, F_WRLCK)) == MD_OK &&
+	    (!mbox_same_file(mb) || mbox_journal_recover(mb) == -1))
+		st = MD_TEMP;
+done:
 	mbox_free(mb);
 	return st;
 }

@@ -76,7 +76,7 @@ commit_tail(struct mbox *mb, uint64_t size, uint64_t *start, int *blank)
 {
 	struct mbox_scan	 t = mb->resume;
 	unsigned char		*buf;
-	uint64_t		 off = mb->scanned, upto;
+	uint64_t		 off = mb->scanned, nonblank = UINT64_MAX;
 	size_t			 want, j;
 
 	*blank = 1;
@@ -93,15 +93,24 @@ commit_tail(struct mbox *mb, uint64_t size, uint64_t *start, int *blank)
 			return -1;
 		}
 		mbox_scan_feed(&t, buf, want);
-		upto = t.stop ? t.boundary - off : want;
-		for (j = 0; j < upto && *blank; j++)
+		/*
+		 * The first octet that is not CR or LF; the From_ line
+		 * found may have begun in an earlier block, so blankness is
+		 * judged against its offset at the end, not per block.
+		 */
+		for (j = 0; j < want && nonblank == UINT64_MAX; j++)
 			if (buf[j] != '\r' && buf[j] != '\n')
-				*blank = 0;
+				nonblank = off + j;
 		off += want;
 	}
 	free(buf);
+	if (t.error != MBOX_SCAN_OK) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (t.stop)
 		*start = t.boundary;
+	*blank = nonblank >= *start;
 	return 0;
 }
 

@@ -546,6 +546,7 @@ mbox_journal_exists(const struct mbox *mb)
 int
 mbox_journal_recover(struct mbox *mb)
 {
+	struct sigaction sa, osa;
 	struct jnl	 j;
 	int		 r = -1;
 
@@ -554,6 +555,10 @@ mbox_journal_recover(struct mbox *mb)
 		jnl_free(&j);
 		return -1;
 	}
+	/* An extended record may pass a file-size limit: EFBIG, not death. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGXFSZ, &sa, &osa);
 	if (!mb->rdonly)
 		jnl_clean_tmp(&j);
 	j.jfd = statedir_file(j.dfd, mb->key, JNL_SUFFIX, O_RDWR);
@@ -573,6 +578,7 @@ mbox_journal_recover(struct mbox *mb)
 		r = 1;
 	}
 	jnl_free(&j);
+	(void)sigaction(SIGXFSZ, &osa, NULL);
 	return r;
 }
 

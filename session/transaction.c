@@ -3,6 +3,8 @@
  * user after the privilege drop.  Deletions are only marks until QUIT;
  * a dropped connection or a timeout commits nothing.
  */
+#include <sys/socket.h>
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,13 +311,18 @@ tr_hang_up(struct session *s)
 	int	 fd;
 
 	(void)io_flush(&s->io);
+	s->io.failed = 1;
+	/*
+	 * shutdown(2) ends the connection itself, whatever other process
+	 * or descriptor still holds the socket (inetd puts it on fd 2 too).
+	 */
+	(void)shutdown(s->io.out_fd, SHUT_RDWR);
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
 		return;
 	(void)dup2(fd, s->io.in_fd);
 	(void)dup2(fd, s->io.out_fd);
 	if (fd != s->io.in_fd && fd != s->io.out_fd)
 		close(fd);
-	s->io.failed = 1;
 }
 
 static void

@@ -376,6 +376,25 @@ test_changed(void)
 	t_close(&md);
 	CHECK(t_holds(path, &newmail, 1));
 	CHECK(t_journals(dir) == 0);
+	/*
+	 * The same with the new From_ line across two of the reads of the
+	 * commit (256 KiB each, from the scanned end): still blank before.
+	 */
+	{
+		size_t	 nl = MBOX_BUFSZ - 3;
+		char	*blanks = malloc(nl);
+
+		CHECK(blanks != NULL);
+		memset(blanks, '\n', nl);
+		setup();
+		CHECK(t_open(&md, path) == MD_OK);
+		t_write(path, blanks, nl, 1);
+		t_append_msg(path, "new", newmail);
+		CHECK(md.ops->commit(&md, del) == MD_OK);
+		t_close(&md);
+		CHECK(t_holds(path, &newmail, 1));
+		free(blanks);
+	}
 }
 
 static int
