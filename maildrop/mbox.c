@@ -370,7 +370,9 @@ mbox_verify_read(struct mbox *mb, uint64_t off, uint64_t n)
 /*
  * A message starts the file or follows an empty line, and is followed
  * by an empty line and a From_ line, or by the end of the file (after
- * at most the final empty line).  1 if so.
+ * at most the final empty line).  A delivery may be under way after the
+ * last message (an MDA appends without waiting for us): a From_ line
+ * cut short by the end of the file counts as one.  1 if so.
  */
 static int
 mbox_verify_frame(const struct mbox *mb, const struct mbox_msg *m)
@@ -396,8 +398,9 @@ mbox_verify_frame(const struct mbox *mb, const struct mbox_msg *m)
 	sep = b[0] == '\n' ? 1 : n >= 2 && b[0] == '\r' && b[1] == '\n' ? 2 : 0;
 	if (sep == 0)
 		return 0;
-	return (size_t)n == sep ||
-	    ((size_t)n >= sep + 5 && memcmp(b + sep, "From ", 5) == 0);
+	if ((size_t)n < sep + 5)	/* a short read: the end of the file */
+		return memcmp(b + sep, "From ", (size_t)n - sep) == 0;
+	return memcmp(b + sep, "From ", 5) == 0;
 }
 
 static enum md_status

@@ -479,12 +479,22 @@ test_verify(void)
 	t_write(path, buf, strlen(buf), 0);
 	for (i = 0; i < 3; i++)
 		CHECK(t_serve(&md, i, -1, 64) == 0);
+	/*
+	 * A delivery under way after the last message: its From_ line is
+	 * still being written (every cut of it), and the last message is
+	 * served all the same.
+	 */
+	for (blk = 0; blk <= 5; blk++) {
+		snprintf(buf, sizeof(buf), "%s%s%s%.*s", a, b, c, (int)blk, a);
+		t_write(path, buf, strlen(buf), 0);
+		CHECK(t_serve(&md, 2, -1, 64) == 0);
+	}
 	/* Truncated under the session. */
 	snprintf(buf, sizeof(buf), "%s%.40s", a, b);
 	t_write(path, buf, strlen(buf), 0);
 	CHECK(t_serve(&md, 0, -1, 64) == 0);
 	CHECK(t_serve(&md, 1, -1, 3) == -1);
-	md.ops->close(&md);
+	t_close(&md);
 	unlink(path);
 }
 
