@@ -176,8 +176,8 @@ def test_serving_with_good_config_file(session, area, alice):
     conf = area.path / "good.conf"
     conf.write_text("# test\nauth = file\nauth-file = %s\n"
                     "maildrop = maildir:%s/%%u\nfail-delay = 0\n"
-                    "greeting = Config file works\n"
-                    % (area.users_file, area.mail))
+                    "greeting = Config file works\nstate-dir = %s\n"
+                    % (area.users_file, area.mail, area.state))
     s = session(args=["-d", "-f", str(conf)], greeting=False)
     s.expect("+OK Config file works")
     s.login("alice", "alice-pw")
