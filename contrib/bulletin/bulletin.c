@@ -7,10 +7,9 @@
  * records it.  It runs as the user, so it can only ever touch that
  * user's maildrop and record.  The record is, with -s, STATEDIR/USER;
  * else, when pop3d gives a state directory (POP3_STATE_DIR, the user's
- * own, mode 0700), $POP3_STATE_DIR/bulletins; else beside the mail:
- * MAILDIR/.pop3d-bulletins, or for an mbox $POP3_HOME/.pop3d-bulletins.
- * A record already beside the mail stays in use, so that moving to a
- * pop3d that sets POP3_STATE_DIR delivers nothing twice.
+ * own, mode 0700), $POP3_STATE_DIR/bulletins; else (run by hand, or by
+ * another program) beside the mail: MAILDIR/.pop3d-bulletins, or for an
+ * mbox $POP3_HOME/.pop3d-bulletins.
  *
  * One line on standard output says what was done; pop3d logs it.  Exit
  * status 0, or 1 on any error (never 75: a bulletin problem must not
@@ -159,7 +158,6 @@ target_init(struct target *t, const char *statedir)
 	const char	*user = getenv("POP3_USER");
 	const char	*home = getenv("POP3_HOME");
 	const char	*sd;
-	struct stat	 st;
 	int		 n;
 
 	if (md == NULL)
@@ -183,24 +181,22 @@ target_init(struct target *t, const char *statedir)
 	}
 	if (state_dir(&sd) == -1)
 		return -1;
-	if (!t->mbox) {
+	if (sd != NULL)
+		n = snprintf(t->record, sizeof(t->record), "%s/%s", sd,
+		    STATE_RECORD);
+	else if (!t->mbox) {
 		/* The record lives in the maildir, which may not exist yet. */
 		if (mkdir(t->path, 0700) == -1 && errno != EEXIST)
 			return bulletin_error("maildir %s: %s", t->path,
 			    strerror(errno));
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", t->path,
 		    RECORD_NAME);
-	} else if (home != NULL && home[0] == '/') {
+	} else if (home != NULL && home[0] == '/')
 		n = snprintf(t->record, sizeof(t->record), "%s/%s", home,
 		    RECORD_NAME);
-	} else if (sd == NULL) {
+	else
 		return bulletin_error("mbox without a home directory: "
 		    "use -s STATEDIR");
-	} else
-		n = 0;
-	if (sd != NULL && (n == 0 || lstat(t->record, &st) == -1))
-		n = snprintf(t->record, sizeof(t->record), "%s/%s", sd,
-		    STATE_RECORD);
 done:
 	if (n < 0 || (size_t)n >= sizeof(t->record))
 		return bulletin_error("record path too long");

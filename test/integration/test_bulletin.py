@@ -532,19 +532,19 @@ def test_state_dir_holds_the_record(bulletins, area, alice, mail_user):
     assert mbox.read_bytes().count(b"From: Postmaster") == 1
 
 
-def test_state_dir_keeps_an_existing_record(bulletins, area, alice):
-    """A record already beside the mail stays in use (nothing is
-    delivered twice when pop3d starts to set POP3_STATE_DIR), and -s
-    comes before POP3_STATE_DIR."""
-    bulletins.add("a.msg", WELCOME)
-    assert bulletins.run(alice, md(alice))[0] == 0
+def test_state_dir_is_the_record_and_s_comes_first(bulletins, area, alice):
+    """With POP3_STATE_DIR the record is $POP3_STATE_DIR/bulletins and
+    nothing is written beside the mail; -s comes before it."""
     sd = user_state_dir(area, alice)
     env = {"POP3_STATE_DIR": str(sd)}
     bulletins.add("b.msg", WELCOME)
     assert bulletins.run(alice, md(alice), env_add=env) == \
         (0, "bulletin: delivered b.msg\n")
-    assert record_of(alice).endswith("done b.msg\n")
-    assert not (sd / "bulletins").exists()
+    assert (sd / "bulletins").read_text().endswith("done b.msg\n")
+    assert not (alice.maildir.path / ".pop3d-bulletins").exists()
+    assert bulletins.run(alice, md(alice), env_add=env) == \
+        (0, "bulletin: nothing new\n")
+    (sd / "bulletins").unlink()
     state = area.path / "state"
     state.mkdir()
     os.chmod(state, 0o1733)
