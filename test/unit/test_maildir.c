@@ -104,21 +104,43 @@ gone(const char *md, const char *rel)
  * One state directory for the whole run (the session lock's file);
  * a maildrop is keyed by its directory's inode, so tests never meet.
  */
+static char	 state_dir[64];
+static int	 state_fd = -1;
+
 static int
 statefd(void)
 {
-	static char	 dir[64];
-	static int	 fd = -1;
+	char	*dir = state_dir;
+	int	 fd = state_fd;
 
 	if (fd == -1) {
-		snprintf(dir, sizeof(dir), "/var/tmp/pop3d-mdstate.XXXXXX");
+		snprintf(dir, sizeof(state_dir),
+		    "/var/tmp/pop3d-mdstate.XXXXXX");
 		if (mkdtemp(dir) == NULL ||
 		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 			perror("state directory");
 			exit(2);
 		}
+		state_fd = fd;
 	}
 	return fd;
+}
+
+/* Removes the state directory and its lock files at the end. */
+static void
+statefd_remove(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+
+	if (state_fd == -1 || (d = fdopendir(state_fd)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	(void)closedir(d);
+	(void)rmdir(state_dir);
+	state_fd = -1;
 }
 
 static enum md_status
@@ -894,5 +916,6 @@ main(void)
 		fprintf(stderr, "test_maildir: files kept in %s\n", base);
 	else
 		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	statefd_remove();
 	CHECK_DONE();
 }
