@@ -155,6 +155,18 @@ class BigCommit:
         self.wait_record()
         wait_until(self.head_changed, 2)
 
+    def kill_all_mid_commit(self):
+        """QUIT, then SIGKILL to the whole process group (the watcher too)
+        once the in-place copy has begun: a record is left behind."""
+        self.quit()
+        self.wait_copy()
+        kill_group(self.s.pid)
+        kill_tree(self.s.pid)
+        self.s.wait(5)
+        time.sleep(0.5)
+        assert journals(self.area, self.user.uid), \
+            "no record left by the kill"
+
     def state(self):
         """'original', 'kept' or None (anything else: mail lost or cut)."""
         d = digest(self.path.read_bytes())
@@ -184,13 +196,7 @@ def test_kill9_session_watcher_finishes_commit(session, area, spool,
 def test_group_killed_commit_finished_by_pop3d_R(session, area, spool,
                                                  mail_user, pop3d_bin):
     c = BigCommit(session, area, spool, mail_user)
-    c.quit()
-    c.wait_copy()
-    kill_group(c.s.pid)
-    kill_tree(c.s.pid)
-    c.s.wait(5)
-    time.sleep(0.5)
-    assert journals(area, mail_user.uid), "no record left by the kill"
+    c.kill_all_mid_commit()
     r = subprocess.run([str(pop3d_bin), "-R", "-o",
                         "state-dir=%s" % area.state],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -212,13 +218,7 @@ def test_stale_record_refused(session, area, spool, mail_user):
     three messages are delivered.  Applying the record would destroy the
     new mail: the login is refused, the log says why, the file is left."""
     c = BigCommit(session, area, spool, mail_user)
-    c.quit()
-    c.wait_copy()
-    kill_group(c.s.pid)
-    kill_tree(c.s.pid)
-    c.s.wait(5)
-    time.sleep(0.5)
-    assert journals(area, mail_user.uid), "no record left by the kill"
+    c.kill_all_mid_commit()
     small = [message(200 + i) for i in range(2)]
     with open(c.path, "r+b") as f:      # the MUA's expunge, same inode
         f.write(mbox_of(small, first=200))
